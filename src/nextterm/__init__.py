@@ -1,0 +1,1 @@
+"""nextterm: integer-sequence continuation."""
