@@ -1,0 +1,188 @@
+"""The predictors users call: exact solvers, a model through the engine, and the hybrid of both.
+
+Every predictor follows :class:`Predictor`: given a batch of sequences it returns, per sequence,
+candidates ranked best first (an empty list means "no credible answer"). The hybrid puts verified
+solver answers first and model candidates after, so a model plugs in without changing callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+from nextterm.candidates import Candidate
+from nextterm.sequences import validate_terms
+
+DEFAULT_MODEL_NAME = "nextterm-default"
+"""Folder name of the checkpoint shipped inside the package (``nextterm/assets/<name>``)."""
+
+PREDICTOR_KINDS = ("solvers", "model", "model-beam", "hybrid")
+
+
+class PredictorError(ValueError):
+    """A predictor cannot be built as asked (unknown kind, missing model)."""
+
+
+class Predictor(Protocol):
+    """Anything that continues sequences."""
+
+    name: str
+
+    def predict_batch(
+        self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
+    ) -> list[list[Candidate]]:
+        """Ranked candidates per sequence; each candidate's ``continuation`` has ``n_terms`` values."""
+        ...
+
+
+class SolverPredictor:
+    """Exact, self-verifying symbolic solvers only."""
+
+    name = "solvers"
+
+    def predict_batch(
+        self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
+    ) -> list[list[Candidate]]:
+        from nextterm.solvers import solve
+
+        return [solve(list(terms), n_terms=n_terms, max_candidates=top_k) for terms in sequences]
+
+
+class ModelPredictor:
+    """A NextTerm checkpoint through the batched engine.
+
+    Candidates come from beam search over whole terms (``beam_width`` 1 is greedy), so each has the
+    model's probability as its confidence. Further terms (``n_terms`` > 1) continue each candidate
+    greedily.
+    """
+
+    def __init__(self, engine, beam_width: int = 1, name: str | None = None) -> None:
+        self.engine = engine
+        self.beam_width = max(1, beam_width)
+        self.name = name or ("model" if self.beam_width == 1 else "model-beam")
+
+    def predict_batch(
+        self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
+    ) -> list[list[Candidate]]:
+        if not sequences:
+            return []
+        width = max(self.beam_width, top_k) if self.beam_width > 1 else 1
+        ranked = self.engine.beam_next_term(
+            [list(terms) for terms in sequences], beam_width=width, top_k=top_k
+        )
+        extensions: dict[tuple[int, int], list[int | None]] = {}
+        if n_terms > 1:
+            keys = [(row, value) for row, options in enumerate(ranked) for value, _ in options]
+            continued = self.engine.next_terms(
+                [list(sequences[row]) + [value] for row, value in keys], n_terms=n_terms - 1
+            )
+            extensions = dict(zip(keys, continued))
+        results = []
+        for row, options in enumerate(ranked):
+            candidates = []
+            for value, probability in options:
+                tail = extensions.get((row, value), [])
+                continuation = (value, *[term for term in tail if term is not None])
+                candidates.append(
+                    Candidate(
+                        value=value,
+                        confidence=float(probability),
+                        method="model",
+                        explanation=f"model probability {probability:.3f}",
+                        continuation=continuation[:n_terms],
+                    )
+                )
+            results.append(candidates)
+        return results
+
+
+class HybridPredictor:
+    """Verified solver answers first, then model candidates whose values the solvers did not give."""
+
+    name = "hybrid"
+
+    def __init__(self, solvers: Predictor | None = None, model: Predictor | None = None) -> None:
+        self.solvers = solvers or SolverPredictor()
+        self.model = model
+
+    def predict_batch(
+        self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
+    ) -> list[list[Candidate]]:
+        exact = self.solvers.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
+        if self.model is None:
+            return exact
+        learned = self.model.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
+        return [_merge(first, second, top_k) for first, second in zip(exact, learned)]
+
+
+def _merge(exact: list[Candidate], learned: list[Candidate], top_k: int) -> list[Candidate]:
+    """Solver candidates (ranked), then model ones; a model vote for a solver value is noted."""
+    model_probability = {candidate.value: candidate.confidence for candidate in learned}
+    merged = [
+        replace(c, details={**c.details, "model_probability": model_probability[c.value]})
+        if c.value in model_probability
+        else c
+        for c in exact
+    ]
+    taken = {candidate.value for candidate in merged}
+    merged.extend(candidate for candidate in learned if candidate.value not in taken)
+    return merged[:top_k]
+
+
+def default_model_path() -> Path | None:
+    """The checkpoint shipped inside the package, or None when this build has none."""
+    path = Path(str(resources.files("nextterm") / "assets" / DEFAULT_MODEL_NAME))
+    return path if (path / "config.json").is_file() else None
+
+
+def load_predictor(
+    kind: str = "hybrid",
+    model: str | Path | None = None,
+    device: str | None = None,
+    beam_width: int = 4,
+) -> Predictor:
+    """Build a predictor by name.
+
+    Args:
+        kind: one of :data:`PREDICTOR_KINDS`.
+        model: checkpoint directory or hub id; defaults to the shipped model. For ``hybrid`` with
+            no model available, the hybrid runs on the solvers alone.
+        device: torch device for the model (default: CUDA when available, else CPU).
+        beam_width: beam width for ``model-beam`` and ``hybrid``.
+    """
+    if kind not in PREDICTOR_KINDS:
+        raise PredictorError(f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTOR_KINDS)}")
+    if kind == "solvers":
+        return SolverPredictor()
+    model_path = model if model is not None else default_model_path()
+    if model_path is None:
+        if kind == "hybrid":
+            return HybridPredictor()
+        raise PredictorError("no model given and no shipped model found: pass --model DIR")
+    from nextterm.engine import Engine
+
+    engine = Engine.from_pretrained(model_path, device=device)
+    if kind == "model":
+        return ModelPredictor(engine, beam_width=1)
+    if kind == "model-beam":
+        return ModelPredictor(engine, beam_width=beam_width)
+    return HybridPredictor(model=ModelPredictor(engine, beam_width=beam_width, name="model"))
+
+
+def predict(
+    terms: Sequence[object],
+    n_terms: int = 1,
+    top_k: int = 5,
+    predictor: Predictor | None = None,
+    min_confidence: float = 0.0,
+) -> list[Candidate]:
+    """Ranked candidates for one sequence (validated here), dropping those below ``min_confidence``."""
+    values = validate_terms(terms)
+    if n_terms < 1:
+        raise PredictorError(f"n_terms must be at least 1, got {n_terms}")
+    chosen = predictor or SolverPredictor()
+    candidates = chosen.predict_batch([values], n_terms=n_terms, top_k=top_k)[0]
+    return [candidate for candidate in candidates if candidate.confidence >= min_confidence]
