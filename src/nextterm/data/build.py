@@ -56,7 +56,7 @@ class BuildConfig:
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples become lists); :func:`config_from_dict` reads them back."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        return json.loads(json.dumps(dataclasses.asdict(self), default=sorted))
 
 
 _SECTIONS = {"split": SplitConfig, "augment": AugmentConfig, "synthetic": SyntheticConfig}

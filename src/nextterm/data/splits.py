@@ -75,6 +75,7 @@ class SplitConfig:
     pinned_to_train: frozenset[str] = CORE_SEQUENCES
 
     def __post_init__(self) -> None:
+        self.pinned_to_train = frozenset(self.pinned_to_train)
         if not (0 <= self.heldout_fraction and 0 <= self.val_fraction
                 and self.heldout_fraction + self.val_fraction < 1):
             raise ValueError("split fractions must be >= 0 and sum to less than 1")

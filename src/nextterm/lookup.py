@@ -1,0 +1,394 @@
+"""OEIS lookup: find the sequences that contain the user's terms as a contiguous run.
+
+:class:`LookupIndex` is built once from the OEIS ``stripped.gz`` (and optionally ``names.gz``),
+restricted to a set of allowed A-numbers (the training split, so that held-out sequences are
+never found), and saved as one file that loads by memory-mapping (milliseconds).
+
+How it works: every term is reduced to a 64-bit fingerprint of its absolute value (the value
+itself below 2^63, a hash of its digits above, the sign kept apart); every run of
+:data:`GRAM` consecutive fingerprints is hashed to a key, and the keys are sorted. A query looks
+up the rarest of its own runs, then checks the whole query against each hit with vectorized
+comparisons. Matches are ranked by ``log10(A-number)`` plus penalties for a match not at the start
+of its sequence, a sequence with no name, and no term after the match.
+
+Data: The On-Line Encyclopedia of Integer Sequences (https://oeis.org), CC BY-SA 4.0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from nextterm.candidates import Candidate
+from nextterm.data.oeis import read_names, read_stripped
+
+GRAM = 3
+"""Consecutive terms hashed together in the index; queries need at least this many terms."""
+
+LOOKUP_CONFIDENCE = 0.5
+"""Confidence of a lookup answer all matches agree on (it is a guess about which sequence the
+user means, not a verified rule)."""
+
+RANK_NOT_AT_START = 1.0
+RANK_NO_NAME = 0.5
+RANK_NOTHING_NEXT = 2.0
+"""Ranking penalties added to ``log10(A-number)`` (lower ranks first): a match not at the start of
+its sequence, a sequence without a name, a match with no term after it. Low A-numbers are the
+classic, most-referenced sequences, which is what a user typing a known sequence usually means."""
+
+CONSENSUS_TERMS = 10
+"""Terms after the match compared when choosing which agreeing sequence names a candidate."""
+
+_MAGIC = b"NEXTTERM-LOOKUP-1\n"
+_BIG = np.uint64(1 << 63)
+_MASK = (1 << 63) - 1
+_ALIGN = 64
+
+
+class LookupIndexError(ValueError):
+    """The lookup index file is missing, unreadable or of another format."""
+
+
+@dataclass(frozen=True)
+class LookupMatch:
+    """One sequence containing the query: where, and what follows it there."""
+
+    anum: str
+    name: str
+    offset: int
+    next_terms: tuple[int, ...]
+    score: float = 0.0
+    """Ranking score (lower ranks first), see :data:`RANK_NOT_AT_START`."""
+
+
+def fingerprint(value: int) -> int:
+    """64-bit fingerprint of ``|value|``: the value itself below 2^63, else a flagged hash."""
+    magnitude = abs(int(value))
+    if magnitude <= _MASK:
+        return magnitude
+    digest = hashlib.blake2b(str(magnitude).encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "little") & _MASK) | (1 << 63)
+
+
+def _gram_keys(mag: np.ndarray) -> np.ndarray:
+    """Key of each run of GRAM fingerprints starting at positions 0..len-GRAM."""
+    count = len(mag) - GRAM + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        key = np.zeros(count, dtype=np.uint64)
+        for shift in range(GRAM):
+            key = key * np.uint64(0x9E3779B97F4A7C15) + mag[shift : shift + count]
+            key ^= key >> np.uint64(29)
+        key *= np.uint64(0xBF58476D1CE4E5B9)
+        key ^= key >> np.uint64(32)
+    return key
+
+
+def _parse_terms(text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Fingerprints, sign flags and the (position, digits) of big terms of one stripped line."""
+    tokens = text.rstrip(",").split(",") if text else []
+    try:
+        values = np.array(tokens, dtype=np.int64)
+        return np.abs(values).astype(np.uint64), (values < 0).astype(np.uint8), []
+    except OverflowError:
+        pass
+    mags, negs, big = [], [], []
+    for position, token in enumerate(tokens):
+        value = int(token)
+        mags.append(fingerprint(value))
+        negs.append(1 if value < 0 else 0)
+        if abs(value) > _MASK:
+            big.append((position, token.lstrip("-")))
+    return np.array(mags, dtype=np.uint64), np.array(negs, dtype=np.uint8), big
+
+
+def _anum_int(anum: str) -> int:
+    return int(anum.lstrip("A"))
+
+
+class LookupIndex:
+    """Searchable index over OEIS terms (see the module docstring)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        self.arrays = arrays
+        self.meta = meta
+        self._anums = arrays["anums"]
+        self._seq_start = arrays["seq_start"]
+        self._mag = arrays["mag"]
+        self._neg = arrays["neg"]
+        self._keys = arrays["keys"]
+        self._key_pos = arrays["key_pos"]
+
+    def __len__(self) -> int:
+        return len(self._anums)
+
+    # --- building and storage ----------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        stripped_path: str | Path,
+        names_path: str | Path | None = None,
+        allowed_ids: Iterable[str] | None = None,
+        progress: bool = True,
+    ) -> LookupIndex:
+        """Index every sequence of ``stripped_path`` whose A-number is in ``allowed_ids``
+        (all when ``None``), with names from ``names_path`` when given."""
+        started = time.perf_counter()
+        allowed = None if allowed_ids is None else {a.strip() for a in allowed_ids if a.strip()}
+        names = read_names(names_path) if names_path is not None else {}
+        anums, mags, negs, starts = [], [], [], [0]
+        big_pos, big_text = [], []
+        total = 0
+        for anum, text in tqdm(
+            read_stripped(stripped_path), desc="indexing OEIS", unit="seq", disable=not progress
+        ):
+            if allowed is not None and anum not in allowed:
+                continue
+            mag, neg, big = _parse_terms(text)
+            anums.append(_anum_int(anum))
+            mags.append(mag)
+            negs.append(neg)
+            big_pos.extend(total + position for position, _ in big)
+            big_text.extend(digits for _, digits in big)
+            total += len(mag)
+            starts.append(total)
+        mag = np.concatenate(mags) if mags else np.zeros(0, dtype=np.uint64)
+        neg = np.concatenate(negs) if negs else np.zeros(0, dtype=np.uint8)
+        seq_start = np.array(starts, dtype=np.int64)
+        keys, key_pos = [], []
+        for index in range(len(anums)):
+            lo, hi = seq_start[index], seq_start[index + 1]
+            found = _gram_keys(mag[lo:hi])
+            keys.append(found)
+            key_pos.append(np.arange(lo, lo + len(found), dtype=np.uint32))
+        key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+        pos = np.concatenate(key_pos) if key_pos else np.zeros(0, dtype=np.uint32)
+        order = np.argsort(key, kind="stable")
+        name_bytes = [names.get(f"A{a:06d}", "").encode() for a in anums]
+        arrays = {
+            "anums": np.array(anums, dtype=np.int64),
+            "seq_start": seq_start,
+            "mag": mag,
+            "neg": neg,
+            "keys": key[order],
+            "key_pos": pos[order],
+            "big_pos": np.array(big_pos, dtype=np.int64),
+            **_blob("big", [t.encode() for t in big_text]),
+            **_blob("name", name_bytes),
+        }
+        meta = {
+            "stripped": str(stripped_path),
+            "names": str(names_path) if names_path is not None else None,
+            "sequences": len(anums),
+            "terms": int(total),
+            "restricted": allowed is not None,
+            "build_seconds": round(time.perf_counter() - started, 2),
+        }
+        return cls(arrays, meta)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the index as one memory-mappable file (atomically: temp file, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        layout, offset = {}, 0
+        for name, array in self.arrays.items():
+            layout[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
+            offset += -(-array.nbytes // _ALIGN) * _ALIGN
+        header = json.dumps({"arrays": layout, "meta": self.meta}).encode()
+        data_start = -(-(len(_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(_MAGIC + len(header).to_bytes(8, "little") + header)
+            for name, array in self.arrays.items():
+                handle.seek(data_start + layout[name]["offset"])
+                handle.write(np.ascontiguousarray(array).tobytes())
+            handle.truncate(data_start + offset)
+        os.replace(temporary, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LookupIndex:
+        """Open a saved index (memory-mapped: loading costs milliseconds, pages load on use)."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as handle:
+                if handle.read(len(_MAGIC)) != _MAGIC:
+                    raise LookupIndexError(f"{path} is not a nextterm lookup index")
+                length = int.from_bytes(handle.read(8), "little")
+                header = json.loads(handle.read(length))
+        except OSError as error:
+            raise LookupIndexError(f"cannot read lookup index {path}: {error.strerror}") from error
+        data_start = -(-(len(_MAGIC) + 8 + length) // _ALIGN) * _ALIGN
+        arrays = {}
+        for name, spec in header["arrays"].items():
+            shape = tuple(spec["shape"])
+            if int(np.prod(shape)) == 0:
+                arrays[name] = np.zeros(shape, dtype=np.dtype(spec["dtype"]))
+                continue
+            arrays[name] = np.memmap(
+                path, dtype=np.dtype(spec["dtype"]), mode="r",
+                offset=data_start + spec["offset"], shape=shape,
+            )
+        return cls(arrays, header["meta"])
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def name(self, index: int) -> str:
+        lo, hi = self.arrays["name_off"][index], self.arrays["name_off"][index + 1]
+        return bytes(self.arrays["name_text"][lo:hi]).decode()
+
+    def anum(self, index: int) -> str:
+        return f"A{int(self._anums[index]):06d}"
+
+    def value(self, position: int) -> int:
+        """Exact term at a flat position."""
+        magnitude = int(self._mag[position])
+        if magnitude >> 63:
+            big = int(np.searchsorted(self.arrays["big_pos"], position))
+            lo, hi = self.arrays["big_off"][big], self.arrays["big_off"][big + 1]
+            magnitude = int(bytes(self.arrays["big_text"][lo:hi]).decode())
+        return -magnitude if self._neg[position] else magnitude
+
+    def terms(self, index: int) -> list[int]:
+        """All stored terms of the ``index``-th sequence."""
+        lo, hi = int(self._seq_start[index]), int(self._seq_start[index + 1])
+        return [self.value(position) for position in range(lo, hi)]
+
+    def search(
+        self, terms: Sequence[int], limit: int = 10, ignore_sign: bool = False, n_next: int = 10
+    ) -> list[LookupMatch]:
+        """Sequences containing ``terms`` as a contiguous run, best first (at most ``limit``).
+
+        Queries shorter than :data:`GRAM` terms find nothing.
+        """
+        terms = [int(t) for t in terms]
+        if len(terms) < GRAM or limit < 1 or len(self._keys) == 0:
+            return []
+        query_mag = np.array([fingerprint(t) for t in terms], dtype=np.uint64)
+        query_keys = _gram_keys(query_mag)
+        lows = np.searchsorted(self._keys, query_keys, side="left")
+        highs = np.searchsorted(self._keys, query_keys, side="right")
+        rarest = int(np.argmin(highs - lows))
+        hits = np.asarray(self._key_pos[lows[rarest] : highs[rarest]], dtype=np.int64) - rarest
+        seq = np.searchsorted(self._seq_start, hits + rarest, side="right") - 1
+        fits = (hits >= self._seq_start[seq]) & (hits + len(terms) <= self._seq_start[seq + 1])
+        hits, seq = hits[fits], seq[fits]
+        query_neg = np.array([t < 0 for t in terms], dtype=np.uint8)
+        for k in range(len(terms)):
+            if len(hits) == 0:
+                break
+            keep = self._mag[hits + k] == query_mag[k]
+            if not ignore_sign:
+                keep &= self._neg[hits + k] == query_neg[k]
+            hits, seq = hits[keep], seq[keep]
+        if len(hits) == 0:
+            return []
+        offsets = hits - self._seq_start[seq]
+        remaining = self._seq_start[seq + 1] - (hits + len(terms))
+        names = self.arrays["name_off"]
+        score = (
+            np.log10(self._anums[seq].astype(np.float64) + 1)
+            + RANK_NOT_AT_START * (offsets != 0)
+            + RANK_NO_NAME * (names[seq + 1] == names[seq])
+            + RANK_NOTHING_NEXT * (remaining == 0)
+        )
+        order = np.lexsort((self._anums[seq], offsets, score))
+        matches, seen = [], set()
+        for i in order:
+            index = int(seq[i])
+            if index in seen:
+                continue
+            seen.add(index)
+            follow = int(hits[i]) + len(terms)
+            stop = min(follow + n_next, int(self._seq_start[index + 1]))
+            matches.append(
+                LookupMatch(
+                    anum=self.anum(index),
+                    name=self.name(index),
+                    offset=int(offsets[i]),
+                    next_terms=tuple(self.value(p) for p in range(follow, stop)),
+                    score=float(score[i]),
+                )
+            )
+            if len(matches) >= limit:
+                break
+        return matches
+
+
+def _blob(prefix: str, items: list[bytes]) -> dict[str, np.ndarray]:
+    """Variable-length byte strings as one byte array plus offsets."""
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    if items:
+        offsets[1:] = np.cumsum([len(item) for item in items])
+    text = np.frombuffer(b"".join(items), dtype=np.uint8).copy()
+    return {f"{prefix}_off": offsets, f"{prefix}_text": text}
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    length = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+def lookup_candidates(
+    index: LookupIndex, terms: Sequence[int], n_terms: int = 1, limit: int = 20
+) -> list[Candidate]:
+    """Candidates from the sequences containing ``terms``: one per distinct next term.
+
+    Each is named after the best of the matching sequences that give that term, judged by its
+    rank score less ``log10(1 + agreement)``, where agreement counts the further terms the others
+    share with it (so Fibonacci, not a variant that leaves it later, names the answer). The
+    confidence is modest: :data:`LOOKUP_CONFIDENCE` times the share of matches giving that term.
+    """
+    matches = [
+        m
+        for m in index.search(terms, limit=limit, n_next=max(n_terms, CONSENSUS_TERMS))
+        if len(m.next_terms) >= n_terms
+    ]
+    if not matches:
+        return []
+    groups: dict[int, list[LookupMatch]] = {}
+    for match in matches:
+        groups.setdefault(match.next_terms[0], []).append(match)
+    candidates = []
+    for value, members in groups.items():
+        agreement = [
+            sum(_common_prefix(m.next_terms, other.next_terms) for other in members)
+            for m in members
+        ]
+        merit = [m.score - math.log10(1 + agree) for m, agree in zip(members, agreement)]
+        first = members[merit.index(min(merit))]
+        continuation = first.next_terms[:n_terms]
+        explanation = f"{first.anum} {first.name}".strip()
+        if first.offset:
+            explanation += f" (from its term {first.offset + 1})"
+        candidates.append(
+            Candidate(
+                value=continuation[0],
+                confidence=LOOKUP_CONFIDENCE * len(members) / len(matches),
+                method="lookup",
+                explanation=explanation,
+                continuation=continuation,
+                evidence=len(terms),
+                details={
+                    "anum": first.anum,
+                    "offset": first.offset,
+                    "agreeing": [m.anum for m in members],
+                },
+            )
+        )
+    return sorted(candidates, key=lambda c: -c.confidence)

@@ -1,0 +1,71 @@
+"""Polynomial sequences: the lowest-degree polynomial in n through the given terms.
+
+Repeated differences find the degree ``d`` (the ``d+1``-th differences vanish); the polynomial
+uses ``d + 1`` terms and every further given term confirms it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from math import lcm
+
+from nextterm.candidates import Candidate
+from nextterm.solvers.evidence import MIN_SPARE, information, make_candidate
+from nextterm.solvers.formula import format_rational_polynomial
+
+
+def _newton_to_monomial(leading_differences: Sequence[int], offset: int) -> list[Fraction]:
+    """Coefficients (lowest first, in n) of ``sum_k D_k * binomial(n - offset, k)``."""
+    result = [Fraction(0)] * len(leading_differences)
+    basis = [Fraction(1)]  # binomial(n - offset, k) as a polynomial in n, lowest degree first
+    for k, difference in enumerate(leading_differences):
+        for power, coefficient in enumerate(basis):
+            result[power] += difference * coefficient
+        # basis_{k+1} = basis_k * (n - offset - k) / (k + 1)
+        shifted = [Fraction(0)] + basis
+        for power, coefficient in enumerate(basis):
+            shifted[power] -= (offset + k) * coefficient
+        basis = [c / (k + 1) for c in shifted]
+    while len(result) > 1 and result[-1] == 0:
+        result.pop()
+    return result
+
+
+def solve_polynomial(
+    terms: Sequence[int], n_terms: int = 1, *, offset: int = 0, symbol: str = "a"
+) -> Candidate | None:
+    """Lowest-degree polynomial fit, confirmed by at least ``MIN_SPARE`` further terms."""
+    terms = [int(t) for t in terms]
+    rows = [terms]
+    while (any(rows[-1]) or len(rows) == 1) and len(rows[-1]) > MIN_SPARE:
+        last = rows[-1]
+        rows.append([last[i + 1] - last[i] for i in range(len(last) - 1)])
+    if any(rows[-1]):
+        return None
+    degree = len(rows) - 2  # rows[-1] (all zero) are the (degree+1)-th differences
+    spare = len(terms) - (degree + 1)
+    if spare < MIN_SPARE:
+        return None
+    # Extend the difference table: each row's last value plus the next row's new value.
+    tails = [row[-1] for row in rows[:-1]]
+    continuation = []
+    for _ in range(n_terms):
+        for level in range(len(tails) - 2, -1, -1):
+            tails[level] += tails[level + 1]
+        continuation.append(tails[0])
+    coefficients = _newton_to_monomial([row[0] for row in rows[:-1]] or [0], offset)
+    denominator = lcm(*(c.denominator for c in coefficients))
+    written = [int(c * denominator) for c in coefficients]
+    if denominator > 1:
+        written.append(denominator)
+    info = information(terms, written, shapes_tried=degree + 1)
+    formula = f"{symbol}(n) = {format_rational_polynomial(coefficients)}"
+    return make_candidate(
+        method="polynomial",
+        explanation=formula,
+        continuation=continuation,
+        spare=spare,
+        info=info,
+        details={"degree": degree, "coefficients": [str(c) for c in coefficients]},
+    )

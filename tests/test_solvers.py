@@ -1,0 +1,325 @@
+"""Exact solvers: known families solved with the right value and explanation; junk declined."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from math import comb, factorial
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nextterm.solvers import (
+    solve,
+    solve_cfinite,
+    solve_holonomic,
+    solve_periodic,
+    solve_polynomial,
+    solve_rational_gf,
+)
+from nextterm.solvers.cascade import MIN_TERMS, SolveConfig
+from nextterm.solvers.evidence import confidence, term_digits
+from nextterm.solvers.formula import format_polynomial, format_recurrence
+from nextterm.solvers.linalg import linear_complexity_mod_p, nullspace
+from nextterm.solvers.recurrence import Recurrence
+from nextterm.solvers.transforms import TRANSFORMS, solve_signs, solve_transform
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def linear(coefficients: list[int], initial: list[int], count: int) -> list[int]:
+    """Terms of a(n) = sum_i coefficients[i] * a(n-1-i) from the given initial terms."""
+    terms = list(initial)
+    while len(terms) < count:
+        terms.append(sum(c * terms[-1 - i] for i, c in enumerate(coefficients)))
+    return terms
+
+
+def best(terms: list[int], n_terms: int = 1):
+    found = solve(terms, n_terms=n_terms)
+    assert found, f"no answer for {terms}"
+    return found[0]
+
+
+PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83]
+
+
+# --- formulas and linear algebra -------------------------------------------------------------
+
+
+def test_formula_formatting():
+    assert format_polynomial([1, 2, 1]) == "n^2 + 2n + 1"
+    assert format_polynomial([-3, 0, 0, 2]) == "2n^3 - 3"
+    assert format_polynomial([1, -1, -1], "x", ascending=True) == "1 - x - x^2"
+    assert format_recurrence([[1], [-1], [-1]]) == "a(n) = a(n-1) + a(n-2)"
+    assert format_recurrence([[1, 1], [2, -4]]) == "(n + 1)*a(n) = (4n - 2)*a(n-1)"
+    assert format_recurrence([[-1], [2], [-1]], "b") == "b(n) = 2*b(n-1) - b(n-2)"
+
+
+def test_nullspace_and_berlekamp_massey():
+    rows = [[1, 1, -2], [2, 2, -4]]
+    basis = nullspace(rows)
+    assert len(basis) == 2
+    assert all(sum(r * x for r, x in zip(row, vector)) == 0 for row in rows for vector in basis)
+    assert nullspace([[1, 0], [0, 1]]) == []
+    assert linear_complexity_mod_p([1, 1, 2, 3, 5, 8, 13])[0] == 2
+    length, connection = linear_complexity_mod_p([1, 3, 6, 12, 24, 48])
+    assert length == 2 and connection[2] == 0  # order-1 rule from n = 2: one exceptional term
+
+
+def test_recurrence_self_check_rejects_a_changed_term():
+    fibonacci = Recurrence(polys=((1,), (-1,), (-1,)), start=2)
+    assert fibonacci.reproduced([1, 1, 2, 3, 5, 8]) == [2, 3, 5, 8]
+    assert fibonacci.reproduced([1, 1, 2, 3, 5, 9]) is None
+    assert fibonacci.extend([1, 1, 2], 3) == [3, 5, 8]
+
+
+def test_information_is_monotone_and_bounded():
+    assert term_digits(0) < term_digits(1) < term_digits(1000)
+    assert confidence(0) == 0.0
+    assert 0 < confidence(2) < confidence(5) < 1
+
+
+# --- polynomials -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("degree", range(7))
+def test_polynomials_of_each_degree(degree: int):
+    rng = random.Random(degree)
+    coefficients = [rng.randint(-9, 9) for _ in range(degree)] + [rng.choice([-3, -1, 2, 5])]
+    count = degree + 8 if degree else 12  # a constant run carries ~0.3 digits a term
+    terms = [sum(c * n**k for k, c in enumerate(coefficients)) for n in range(count)]
+    candidate = solve_polynomial(terms[:-3], n_terms=3)
+    assert candidate is not None
+    assert list(candidate.continuation) == terms[-3:]
+    assert candidate.explanation == f"a(n) = {format_polynomial(coefficients)}"
+    assert list(best(terms[:-3], 3).continuation) == terms[-3:]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-50, 50), min_size=1, max_size=5), st.integers(0, 3))
+def test_polynomial_property(coefficients: list[int], extra: int):
+    count = len(coefficients) + 4 + extra
+    terms = [sum(c * n**k for k, c in enumerate(coefficients)) for n in range(count + 1)]
+    candidate = solve_polynomial(terms[:-1])
+    if candidate is not None:  # tiny values may be declined, never mispredicted
+        assert candidate.value == terms[-1]
+    for found in solve(terms[:-1]):
+        assert found.value == terms[-1]
+
+
+def test_squares_and_triangular_numbers():
+    candidate = best([1, 4, 9, 16, 25], 3)
+    assert candidate.continuation == (36, 49, 64)
+    assert candidate.explanation == "a(n) = n^2 + 2n + 1"
+    assert best([0, 1, 3, 6, 10, 15]).explanation == "a(n) = (n^2 + n)/2"
+
+
+# --- C-finite and rational generating functions ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("terms", "nxt", "formula"),
+    [
+        ([1, 1, 2, 3, 5, 8], 13, "a(n) = a(n-1) + a(n-2)"),
+        ([0, 1, 2, 5, 12, 29, 70, 169], 408, "a(n) = 2*a(n-1) + a(n-2)"),
+        (linear([1, 1, 1], [0, 0, 1], 11), 149, "a(n) = a(n-1) + a(n-2) + a(n-3)"),
+        (linear([5, -6], [2, 5], 8), 2**8 + 3**8, "a(n) = 5*a(n-1) - 6*a(n-2)"),
+        (linear([-1, 2], [1, 3], 9), linear([-1, 2], [1, 3], 10)[-1], "a(n) = -a(n-1) + 2*a(n-2)"),
+        (linear([0, 0, 0, 0, 0, 0, 0, 1], [1, 2, 3, 4, 5, 6, 7, 9], 19), 4, "a(n) = a(n-8)"),
+    ],
+)
+def test_constant_coefficient_recurrences(terms, nxt, formula):
+    candidate = best(terms)
+    assert candidate.value == nxt
+    direct = solve_cfinite(terms)
+    assert direct is not None and direct.explanation == formula and direct.value == nxt
+
+
+def test_order_eight_recurrence():
+    coefficients = [1, 0, -2, 1, 0, 3, -1, 1]
+    terms = linear(coefficients, [1, 0, 2, -1, 3, 1, 0, 2], 22)
+    candidate = solve_cfinite(terms[:-1])
+    assert candidate is not None and candidate.value == terms[-1]
+    assert candidate.details["order"] == 8
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(-4, 4), min_size=1, max_size=4),
+    st.lists(st.integers(-20, 20), min_size=4, max_size=4),
+)
+def test_cfinite_property(coefficients: list[int], initial: list[int]):
+    terms = linear(coefficients, initial[: len(coefficients)], 2 * len(coefficients) + 6)
+    for found in solve(terms[:-1]):
+        assert found.value == terms[-1]
+
+
+def test_rational_generating_function_with_exceptional_first_terms():
+    terms = [1, 3, 6, 12, 24, 48, 96]
+    assert solve_cfinite(terms) is None
+    candidate = solve_rational_gf(terms)
+    assert candidate is not None and candidate.value == 192
+    assert candidate.explanation == "a(n) = 2*a(n-1) for n >= 2; g.f. (1 + x)/(1 - 2x)"
+    assert best(terms).value == 192
+
+
+def test_fibonacci_bisection():
+    fibonacci = linear([1, 1], [0, 1], 40)
+    candidate = best(fibonacci[::2][:9])
+    assert candidate.value == fibonacci[18]
+    assert candidate.explanation == "a(n) = 3*a(n-1) - a(n-2)"
+
+
+def test_interleaving_is_solved_by_bisection():
+    fibonacci = linear([1, 1], [1, 2], 10)
+    terms = [x for pair in zip(range(1, 11), fibonacci) for x in pair][:14]
+    candidate = best(terms, 2)
+    assert candidate.method == "bisection"
+    assert candidate.continuation == (8, 34)
+    assert "b(n) = a(2n)" in candidate.explanation and "c(n) = a(2n+1)" in candidate.explanation
+
+
+# --- holonomic -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("terms", "formula"),
+    [
+        ([factorial(n) for n in range(10)], "a(n) = n*a(n-1)"),
+        ([comb(2 * n, n) // (n + 1) for n in range(12)], "(n + 1)*a(n) = (4n - 2)*a(n-1)"),
+        ([comb(2 * n, n) for n in range(11)], "n*a(n) = (4n - 2)*a(n-1)"),
+        (
+            [1, 1, 2, 4, 9, 21, 51, 127, 323, 835, 2188, 5798, 15511, 41835],
+            "(n + 2)*a(n) = (2n + 1)*a(n-1) + (3n - 3)*a(n-2)",
+        ),
+    ],
+    ids=["factorials", "catalan", "central-binomial", "motzkin"],
+)
+def test_holonomic_families(terms, formula):
+    candidate = best(terms[:-1])
+    assert candidate.value == terms[-1]
+    assert candidate.method == "holonomic"
+    assert candidate.explanation == formula
+    assert solve_holonomic(terms[:-1]).explanation == formula
+
+
+# --- periodic and transforms -----------------------------------------------------------------
+
+
+def test_periodic_sequences():
+    candidate = best([1, 2, 3, 1, 2, 3, 1, 2], 4)
+    assert candidate.continuation == (3, 1, 2, 3)
+    assert "periodic with period 3" in candidate.explanation
+    eventually = solve_periodic([7, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1], 2)
+    assert eventually is not None and eventually.continuation == (0, 1)
+    assert "eventually periodic with period 2" in eventually.explanation
+
+
+def test_ratio_transform():
+    terms = [2 ** (n * (n - 1) // 2) for n in range(9)]
+    candidate = best(terms[:-1])
+    assert candidate.value == terms[-1]
+    assert candidate.explanation.startswith("ratios b(n) = a(n+1)/a(n): b(n) = 2*b(n-1)")
+
+
+def test_times_n_transform():
+    terms = [n * factorial(n) for n in range(8)]
+    candidate = best(terms[:-1])
+    assert candidate.value == terms[-1]
+    assert candidate.explanation == "a(n) = n*b(n): b(n) = n*b(n-1)"
+
+
+def test_sign_transform_names_the_pattern():
+    terms = [(-1) ** n * (n * n + 1) for n in range(8)]
+    candidate = solve_signs(terms, 2, 0, solve_polynomial)
+    assert candidate is not None
+    assert candidate.continuation == (8 * 8 + 1, -(9 * 9 + 1))
+    assert candidate.explanation == "a(n) = (-1)^n*b(n): b(n) = n^2 + 1"
+
+
+def test_differences_transform():
+    steps = [1, 5, 2] * 5
+    terms = [0]
+    for step in steps[:11]:
+        terms.append(terms[-1] + step)
+    candidate = solve_transform(TRANSFORMS[0], terms, 2, 0, solve_periodic)
+    assert candidate is not None
+    assert candidate.continuation == (terms[-1] + steps[11], terms[-1] + steps[11] + steps[12])
+    assert candidate.explanation.startswith("differences b(n) = a(n+1) - a(n): b(n) = b(n-3)")
+    assert best(terms, 2).continuation == candidate.continuation
+
+
+# --- declines and limits ---------------------------------------------------------------------
+
+
+def test_primes_are_declined():
+    for length in (6, 10, 23):
+        assert solve(PRIMES[:length]) == []
+
+
+def test_random_sequences_are_declined_or_unsure():
+    rng = random.Random(7)
+    for _ in range(40):
+        terms = [rng.randint(-10**6, 10**6) for _ in range(rng.randint(6, 24))]
+        for candidate in solve(terms):
+            assert candidate.confidence < 0.5
+
+
+def test_too_short_inputs_are_declined():
+    assert MIN_TERMS >= 3
+    assert solve([]) == []
+    assert solve([1, 2]) == []
+    assert solve([1, 2, 3]) == []
+
+
+def test_continuation_length_and_candidate_fields():
+    candidate = best([1, 1, 2, 3, 5, 8, 13, 21], 5)
+    assert candidate.continuation == (34, 55, 89, 144, 233)
+    assert candidate.value == 34 and candidate.method == "c-finite"
+    assert candidate.evidence >= 2 and 0.5 < candidate.confidence < 1
+    assert candidate.details["information_digits"] > 0
+
+
+def test_long_input_uses_a_window():
+    fibonacci = linear([1, 1], [0, 1], 300)
+    candidate = best(fibonacci[:-1])
+    assert candidate.value == fibonacci[-1]
+    assert "checked on the last 60 terms" in candidate.explanation
+
+
+def test_huge_terms_stay_bounded():
+    terms = [2]
+    while len(terms) < 12:
+        terms.append(terms[-1] ** 2)  # 2^(2^n): up to ~600 digits
+    found = solve(terms, config=SolveConfig(max_digits=500))
+    assert all(c.value == terms[-1] ** 2 for c in found)
+
+
+# --- real OEIS rows -------------------------------------------------------------------------
+
+
+def test_oeis_rows_are_right_when_answered():
+    path = DATA / "oeis" / "stripped.gz"
+    if not path.exists():
+        pytest.skip("OEIS data not available")
+    rows = []
+    with gzip.open(path, "rt") as handle:
+        for line in handle:
+            if line.startswith("#"):
+                continue
+            terms = [int(x) for x in line.split(" ", 1)[1].strip().strip(",").split(",") if x]
+            if len(terms) >= 8:
+                rows.append(terms[:31])
+            if len(rows) >= 300:
+                break
+    answered = right = 0
+    for terms in rows:
+        found = solve(terms[:-1])
+        if found:
+            answered += 1
+            right += found[0].value == terms[-1]
+    assert answered >= 60
+    assert right / answered >= 0.97
