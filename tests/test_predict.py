@@ -60,8 +60,20 @@ def test_hybrid_puts_verified_answers_first_and_records_model_vote():
     long, short = hybrid.predict_batch([[1, 3, 5, 7], [1, 2, 3]], top_k=3)
     assert [c.method for c in long] == ["fake", "model"]
     assert [c.value for c in long] == [9, 8]
-    assert long[0].details["model_probability"] == 0.3
+    assert long[0].details["votes"] == {"model": 0.3}
     assert [c.method for c in short] == ["model", "model"]
+
+
+def test_hybrid_ranks_lookup_and_model_by_confidence():
+    class FakeLookup:
+        name = "lookup"
+
+        def predict_batch(self, sequences, n_terms=1, top_k=5):
+            return [[Candidate(value=5, confidence=0.45, method="lookup", explanation="A000000")]]
+
+    hybrid = HybridPredictor(solvers=FakeSolvers(), model=ModelPredictor(FakeEngine()), lookup=FakeLookup())
+    [ranked] = hybrid.predict_batch([[1, 2, 3]], top_k=3)
+    assert [(c.value, c.method) for c in ranked] == [(4, "model"), (5, "lookup")]
 
 
 def test_predict_validates_and_filters():

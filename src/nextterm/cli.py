@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -44,7 +45,9 @@ def _describe(candidate: Candidate, rank: int, n_terms: int) -> str:
         f"{rank}. {values}    confidence {candidate.confidence:.3f} "
         f"({_confidence_label(candidate.confidence)}), {candidate.method}: {candidate.explanation}"
     )
-    if candidate.evidence:
+    if candidate.evidence and candidate.method == "lookup":
+        line += f"; matched {candidate.evidence} given terms"
+    elif candidate.evidence:
         line += f"; confirmed by {candidate.evidence} further given terms"
     return line
 
@@ -62,8 +65,15 @@ def _run_predict(args: argparse.Namespace) -> int:
     from nextterm.sequences import parse_terms
 
     terms = parse_terms(_read_terms_text(args.terms))
-    kind = "solvers" if args.no_model else args.predictor
-    predictor = load_predictor(kind, model=args.model, device=args.device, beam_width=args.beam)
+    kind = "solvers" if args.no_model and args.predictor != "hybrid" else args.predictor
+    predictor = load_predictor(
+        kind,
+        model=args.model,
+        device=args.device,
+        beam_width=args.beam,
+        lookup_index=None if args.no_lookup else args.lookup_index,
+        with_model=not args.no_model,
+    )
     candidates = predict(
         terms,
         n_terms=args.n,
@@ -114,6 +124,12 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", help="checkpoint directory or hub id (default: the shipped model)")
     parser.add_argument("--no-model", action="store_true", help="exact solvers only")
+    parser.add_argument(
+        "--lookup-index",
+        default=os.environ.get("NEXTTERM_LOOKUP_INDEX"),
+        help="OEIS lookup index (nextterm lookup --build); default $NEXTTERM_LOOKUP_INDEX",
+    )
+    parser.add_argument("--no-lookup", action="store_true", help="do not consult the lookup index")
     parser.add_argument("--beam", type=int, default=4, help="beam width for model candidates")
     parser.add_argument("--device", help="torch device for the model (default: cuda if available)")
     parser.add_argument(
@@ -142,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_VALUED_OPTIONS = frozenset({"-n", "--top-k", "--beam", "--min-confidence", "--predictor", "--model", "--device"})
+_VALUED_OPTIONS = frozenset(
+    {"-n", "--top-k", "--beam", "--min-confidence", "--predictor", "--model", "--device", "--lookup-index"}
+)
 
 
 def _split_negative_terms(argv: list[str]) -> list[str]:

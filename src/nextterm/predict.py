@@ -99,36 +99,64 @@ class ModelPredictor:
         return results
 
 
+class LookupPredictor:
+    """Next terms of the indexed OEIS sequences that contain the given terms."""
+
+    name = "lookup"
+
+    def __init__(self, index) -> None:
+        self.index = index
+
+    def predict_batch(
+        self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
+    ) -> list[list[Candidate]]:
+        from nextterm.lookup import lookup_candidates
+
+        return [lookup_candidates(self.index, terms, n_terms=n_terms)[:top_k] for terms in sequences]
+
+
 class HybridPredictor:
-    """Verified solver answers first, then model candidates whose values the solvers did not give."""
+    """Verified solver answers first, then lookup and model candidates ranked by confidence.
+
+    When several sources give the same value, the first-ranked candidate keeps it and records the
+    other sources' confidences in ``details["votes"]``.
+    """
 
     name = "hybrid"
 
-    def __init__(self, solvers: Predictor | None = None, model: Predictor | None = None) -> None:
+    def __init__(
+        self,
+        solvers: Predictor | None = None,
+        model: Predictor | None = None,
+        lookup: Predictor | None = None,
+    ) -> None:
         self.solvers = solvers or SolverPredictor()
-        self.model = model
+        self.others = [source for source in (lookup, model) if source is not None]
 
     def predict_batch(
         self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
     ) -> list[list[Candidate]]:
         exact = self.solvers.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
-        if self.model is None:
-            return exact
-        learned = self.model.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
-        return [_merge(first, second, top_k) for first, second in zip(exact, learned)]
+        others = [source.predict_batch(sequences, n_terms=n_terms, top_k=top_k) for source in self.others]
+        return [
+            _merge(first, [c for lists in rest for c in lists], top_k)
+            for first, *rest in zip(exact, *others)
+        ]
 
 
-def _merge(exact: list[Candidate], learned: list[Candidate], top_k: int) -> list[Candidate]:
-    """Solver candidates (ranked), then model ones; a model vote for a solver value is noted."""
-    model_probability = {candidate.value: candidate.confidence for candidate in learned}
-    merged = [
-        replace(c, details={**c.details, "model_probability": model_probability[c.value]})
-        if c.value in model_probability
-        else c
-        for c in exact
-    ]
-    taken = {candidate.value for candidate in merged}
-    merged.extend(candidate for candidate in learned if candidate.value not in taken)
+def _merge(exact: list[Candidate], others: list[Candidate], top_k: int) -> list[Candidate]:
+    """Solver candidates in their order, then the others by confidence; one entry per value."""
+    ranked = exact + sorted(others, key=lambda candidate: -candidate.confidence)
+    votes: dict[int, dict[str, float]] = {}
+    for candidate in ranked:
+        votes.setdefault(candidate.value, {}).setdefault(candidate.method, candidate.confidence)
+    merged, seen = [], set()
+    for candidate in ranked:
+        if candidate.value in seen:
+            continue
+        seen.add(candidate.value)
+        extra = {m: p for m, p in votes[candidate.value].items() if m != candidate.method}
+        merged.append(replace(candidate, details={**candidate.details, "votes": extra}) if extra else candidate)
     return merged[:top_k]
 
 
@@ -143,6 +171,8 @@ def load_predictor(
     model: str | Path | None = None,
     device: str | None = None,
     beam_width: int = 4,
+    lookup_index: str | Path | None = None,
+    with_model: bool = True,
 ) -> Predictor:
     """Build a predictor by name.
 
@@ -152,24 +182,34 @@ def load_predictor(
             no model available, the hybrid runs on the solvers alone.
         device: torch device for the model (default: CUDA when available, else CPU).
         beam_width: beam width for ``model-beam`` and ``hybrid``.
+        lookup_index: an OEIS lookup index file (``nextterm lookup --build``) for ``hybrid``.
+        with_model: False makes ``hybrid`` use no model even when one is shipped.
     """
     if kind not in PREDICTOR_KINDS:
         raise PredictorError(f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTOR_KINDS)}")
     if kind == "solvers":
         return SolverPredictor()
     model_path = model if model is not None else default_model_path()
-    if model_path is None:
-        if kind == "hybrid":
-            return HybridPredictor()
+    if not with_model and kind == "hybrid":
+        model_path = None
+    if model_path is None and kind != "hybrid":
         raise PredictorError("no model given and no shipped model found: pass --model DIR")
-    from nextterm.engine import Engine
+    engine = None
+    if model_path is not None:
+        from nextterm.engine import Engine
 
-    engine = Engine.from_pretrained(model_path, device=device)
+        engine = Engine.from_pretrained(model_path, device=device)
     if kind == "model":
         return ModelPredictor(engine, beam_width=1)
     if kind == "model-beam":
         return ModelPredictor(engine, beam_width=beam_width)
-    return HybridPredictor(model=ModelPredictor(engine, beam_width=beam_width, name="model"))
+    lookup = None
+    if lookup_index is not None:
+        from nextterm.lookup import LookupIndex
+
+        lookup = LookupPredictor(LookupIndex.load(lookup_index))
+    model_predictor = None if engine is None else ModelPredictor(engine, beam_width, name="model")
+    return HybridPredictor(model=model_predictor, lookup=lookup)
 
 
 def predict(
