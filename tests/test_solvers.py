@@ -29,6 +29,11 @@ from nextterm.solvers.transforms import TRANSFORMS, solve_signs, solve_transform
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+
+def verified(terms, n_terms=1):
+    """Solver answers that verified themselves (the interpolation fallback excluded)."""
+    return [c for c in solve(terms, n_terms) if c.details.get("verified", True)]
+
 def linear(coefficients: list[int], initial: list[int], count: int) -> list[int]:
     """Terms of a(n) = sum_i coefficients[i] * a(n-1-i) from the given initial terms."""
     terms = list(initial)
@@ -153,7 +158,7 @@ def test_order_eight_recurrence():
 )
 def test_cfinite_property(coefficients: list[int], initial: list[int]):
     terms = linear(coefficients, initial[: len(coefficients)], 2 * len(coefficients) + 6)
-    for found in solve(terms[:-1]):
+    for found in verified(terms[:-1]):
         assert found.value == terms[-1]
 
 
@@ -257,7 +262,10 @@ def test_differences_transform():
 
 def test_primes_are_declined():
     for length in (6, 10, 23):
-        assert solve(PRIMES[:length]) == []
+        assert verified(PRIMES[:length]) == []
+        [guess] = solve(PRIMES[:length])
+        assert guess.method == "interpolation" and guess.confidence <= 0.1
+        assert "unverified" in guess.explanation
 
 
 def test_random_sequences_are_declined_or_unsure():
@@ -271,8 +279,19 @@ def test_random_sequences_are_declined_or_unsure():
 def test_too_short_inputs_are_declined():
     assert MIN_TERMS >= 3
     assert solve([]) == []
-    assert solve([1, 2]) == []
-    assert solve([1, 2, 3]) == []
+    assert solve([7]) == []
+    assert verified([1, 2]) == []
+    assert verified([1, 2, 3]) == []
+
+
+def test_interpolation_fallback_is_a_labelled_guess():
+    """k = degree + 1 points determine a polynomial: offered, but never as a verified answer."""
+    [linear_guess] = solve([5, 12])
+    assert (linear_guess.value, linear_guess.confidence) == (19, 0.1)
+    [square_guess] = solve([1, 4, 9, 16])
+    assert square_guess.value == 25 and square_guess.details["verified"] is False
+    assert square_guess.confidence == 0.3 and "checked by 1 term only" in square_guess.explanation
+    assert solve([0, 0]) [0].value == 0
 
 
 def test_continuation_length_and_candidate_fields():
@@ -317,7 +336,7 @@ def test_oeis_rows_are_right_when_answered():
                 break
     answered = right = 0
     for terms in rows:
-        found = solve(terms[:-1])
+        found = verified(terms[:-1])
         if found:
             answered += 1
             right += found[0].value == terms[-1]

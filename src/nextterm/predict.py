@@ -145,8 +145,11 @@ class HybridPredictor:
 
 
 def _merge(exact: list[Candidate], others: list[Candidate], top_k: int) -> list[Candidate]:
-    """Solver candidates in their order, then the others by confidence; one entry per value."""
-    ranked = exact + sorted(others, key=lambda candidate: -candidate.confidence)
+    """Verified solver candidates in their order, then every other candidate (unverified solver
+    guesses included) by confidence; one entry per value."""
+    verified = [c for c in exact if c.details.get("verified", True)]
+    guesses = [c for c in exact if not c.details.get("verified", True)]
+    ranked = verified + sorted(others + guesses, key=lambda candidate: -candidate.confidence)
     votes: dict[int, dict[str, float]] = {}
     for candidate in ranked:
         votes.setdefault(candidate.value, {}).setdefault(candidate.method, candidate.confidence)

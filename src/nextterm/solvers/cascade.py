@@ -17,7 +17,7 @@ from nextterm.solvers.cfinite import solve_cfinite, solve_rational_gf
 from nextterm.solvers.evidence import MIN_SPARE, term_digits
 from nextterm.solvers.holonomic import HolonomicSearch, solve_holonomic
 from nextterm.solvers.periodic import solve_periodic
-from nextterm.solvers.polynomial import solve_polynomial
+from nextterm.solvers.polynomial import interpolate, solve_polynomial
 from nextterm.solvers.transforms import TRANSFORMS, solve_bisection, solve_signs, solve_transform
 
 MIN_TERMS = 1 + MIN_SPARE
@@ -35,6 +35,8 @@ class SolveConfig:
     max_digits: int = 20_000
     min_window: int = 8
     transforms: bool = True
+    interpolate: bool = True
+    """Offer the unverified interpolating polynomial when no rule verifies (a labelled guess)."""
 
 
 DEFAULT_CONFIG = SolveConfig()
@@ -105,22 +107,26 @@ def solve(
     max_candidates: int = 3,
     config: SolveConfig = DEFAULT_CONFIG,
 ) -> list[Candidate]:
-    """Verified exact continuations of ``terms``, best first (empty when nothing credible).
+    """Verified exact continuations of ``terms``, best first; when none verifies, the unverified
+    interpolating polynomial as a low-confidence guess (``details["verified"] is False``).
 
     Each candidate's ``continuation`` holds the next ``n_terms`` values, ``explanation`` the rule
     with ``n`` counted from 0 at the first given term, ``evidence`` the number of given terms that
     confirmed it beyond those that determined it.
     """
     terms = [int(t) for t in terms]
-    if len(terms) < MIN_TERMS or n_terms < 1 or max_candidates < 1:
+    if n_terms < 1 or max_candidates < 1:
         return []
     window = _window(terms, config)
     if len(window) < MIN_TERMS:
-        return []
+        guess = interpolate(window, n_terms) if config.interpolate else None
+        return [guess] if guess is not None else []
     offset = len(terms) - len(window)
     found = _base_candidates(window, n_terms, offset, "a", HolonomicSearch())
     if not found and config.transforms:
         found = _transformed_candidates(window, n_terms, offset)
+    if not found and config.interpolate:
+        found = [candidate for candidate in [interpolate(window, n_terms)] if candidate is not None]
     if offset:
         note = f" (checked on the last {len(window)} terms)"
         found = [

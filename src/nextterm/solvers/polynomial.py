@@ -69,3 +69,46 @@ def solve_polynomial(
         info=info,
         details={"degree": degree, "coefficients": [str(c) for c in coefficients]},
     )
+
+
+INTERPOLATION_CONFIDENCE = (0.1, 0.3)
+"""Confidence of the unverified fallback with 0 and with 1 confirming term: a guess, said so."""
+
+
+def interpolate(terms: Sequence[int], n_terms: int = 1, *, symbol: str = "a") -> Candidate | None:
+    """Unverified fallback: the lowest-degree polynomial through *all* given terms.
+
+    It is the textbook answer for short polynomial prompts (k = degree + 1 points determine the
+    polynomial), so it is offered when nothing verified exists, with a low confidence and
+    ``details["verified"] = False`` so that rankers treat it as a guess.
+    """
+    terms = [int(t) for t in terms]
+    if len(terms) < 2:
+        return None
+    rows = [terms]
+    while len(rows[-1]) > 1 and any(rows[-1]):
+        last = rows[-1]
+        rows.append([last[i + 1] - last[i] for i in range(len(last) - 1)])
+    if len(rows) > 1 and not any(rows[-1]):
+        rows.pop()
+    degree = len(rows) - 1
+    spare = len(terms) - (degree + 1)
+    tails = [row[-1] for row in rows]
+    continuation = []
+    for _ in range(n_terms):
+        for level in range(len(tails) - 2, -1, -1):
+            tails[level] += tails[level + 1]
+        continuation.append(tails[0])
+    coefficients = _newton_to_monomial([row[0] for row in rows], 0)
+    return Candidate(
+        value=continuation[0],
+        confidence=INTERPOLATION_CONFIDENCE[min(spare, 1)],
+        method="interpolation",
+        explanation=(
+            f"{symbol}(n) = {format_rational_polynomial(coefficients)} fits all given terms "
+            + ("(unverified: no spare term checks it)" if spare == 0 else "(checked by 1 term only)")
+        ),
+        continuation=tuple(continuation),
+        evidence=spare,
+        details={"degree": degree, "verified": False},
+    )
