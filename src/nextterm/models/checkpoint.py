@@ -1,0 +1,268 @@
+"""Save and load NextTerm checkpoint directories in the Hugging Face layout.
+
+A checkpoint directory (as in the NextTerm-440M-Checkpoints card) holds:
+
+* ``config.json`` and ``model.safetensors`` (``save_pretrained``),
+* ``generation_config.json``: greedy, stop on ids ``[11, 13, 14]``, pad 14,
+* the tokenizer files of :func:`nextterm.tokenizer.save_hf_tokenizer`,
+* ``oeis_checkpoint_meta.json``: tokens trained, source checkpoint, conversion details, ... .
+
+It loads with plain ``AutoModelForCausalLM.from_pretrained(dir)`` and
+``AutoTokenizer.from_pretrained(dir)``. Saving is atomic: files are written and fsynced in a
+temporary directory beside the target, which is then renamed into place (an existing directory is
+replaced only once the new one is complete). Loading checks the files first and turns every
+problem (missing or truncated files, wrong vocabulary, missing weights) into a
+:class:`CheckpointError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from nextterm.tokenizer import PAD_ID, STOP_IDS, VOCAB_SIZE, save_hf_tokenizer
+
+META_FILE = "oeis_checkpoint_meta.json"
+WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory is missing, corrupt, or not a NextTerm model."""
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    for path in [*sorted(p for p in directory.rglob("*") if p.is_dir()), directory]:
+        _fsync_directory(path)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _generation_config():
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=False,
+        eos_token_id=list(STOP_IDS),
+        pad_token_id=PAD_ID,
+        max_new_tokens=192,
+    )
+
+
+def save_checkpoint(model, directory: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` as a checkpoint directory at ``directory`` atomically; returns its path.
+
+    ``meta`` (JSON-serialisable) goes into ``oeis_checkpoint_meta.json`` together with the
+    architecture and parameter count.
+    """
+    from nextterm.models.presets import count_parameters
+
+    target = Path(directory).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "format": "nextterm-checkpoint-v1",
+        "model_type": model.config.model_type,
+        "parameters": count_parameters(model),
+        **(meta or {}),
+    }
+    try:
+        meta_text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint meta is not JSON-serialisable: {error}") from error
+    temporary = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        model.save_pretrained(temporary)
+        _generation_config().save_pretrained(temporary)
+        save_hf_tokenizer(temporary, model_max_length=model.config.max_position_embeddings)
+        (temporary / META_FILE).write_text(meta_text)
+        _fsync_tree(temporary)
+        if target.exists():
+            retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, retired)
+            os.replace(temporary, target)
+            shutil.rmtree(retired)
+        else:
+            os.replace(temporary, target)
+        _fsync_directory(target.parent)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    return target
+
+
+def resolve_checkpoint(path_or_hub_id: str | Path, subfolder: str | None = None) -> Path:
+    """The local directory of a checkpoint: a local path (plus ``subfolder``) or a downloaded hub id."""
+    local = Path(path_or_hub_id).expanduser()
+    if local.exists():
+        directory = local / subfolder if subfolder else local
+    elif isinstance(path_or_hub_id, str) and _HUB_ID.match(path_or_hub_id):
+        from huggingface_hub import snapshot_download
+
+        patterns = [f"{subfolder.strip('/')}/*"] if subfolder else None
+        try:
+            root = snapshot_download(path_or_hub_id, allow_patterns=patterns)
+        except Exception as error:  # network, auth, missing repo: all user-facing
+            raise CheckpointError(f"cannot download {path_or_hub_id!r}: {error}") from error
+        directory = Path(root) / subfolder if subfolder else Path(root)
+    else:
+        raise CheckpointError(f"no checkpoint directory at {str(path_or_hub_id)!r}")
+    if not directory.is_dir():
+        raise CheckpointError(f"no checkpoint directory at {str(directory)!r}")
+    return directory
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a checkpoint directory, checked for the 16-token vocabulary."""
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{path.parent} has no config.json: not a checkpoint directory")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise CheckpointError(f"{path} has no model_type: not a transformers config")
+    vocab = config.get("vocab_size", config.get("text_config", {}).get("vocab_size"))
+    if vocab != VOCAB_SIZE:
+        raise CheckpointError(
+            f"{path} has vocab_size {vocab}; NextTerm models use the {VOCAB_SIZE}-token digit vocabulary"
+        )
+    return config
+
+
+def _safetensors_header(path: Path) -> tuple[int, dict[str, Any]]:
+    """Header length and header of a safetensors file (raises ValueError/OSError on a bad header)."""
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise ValueError("file shorter than the 8-byte header length")
+        header_size = int.from_bytes(prefix, "little")
+        if header_size > path.stat().st_size - 8:
+            raise ValueError(f"header length {header_size} exceeds the file")
+        header = json.loads(handle.read(header_size))
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    return header_size, {key: entry for key, entry in header.items() if key != "__metadata__"}
+
+
+def _safetensors_size(path: Path) -> int:
+    """Bytes that the safetensors header of ``path`` says the file holds."""
+    header_size, tensors = _safetensors_header(path)
+    return 8 + header_size + max((entry["data_offsets"][1] for entry in tensors.values()), default=0)
+
+
+def _weight_files(directory: Path) -> list[str]:
+    index = directory / WEIGHTS_INDEX_FILE
+    if index.is_file():
+        try:
+            return sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise CheckpointError(f"{index} is corrupt: {error}") from error
+    if (directory / WEIGHTS_FILE).is_file():
+        return [WEIGHTS_FILE]
+    raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}")
+
+
+def weight_shapes(directory: str | Path) -> dict[str, list[int]]:
+    """Tensor name -> shape of a checkpoint's weights, read from the safetensors headers only."""
+    directory = Path(directory)
+    _check_weights(directory)
+    shapes = {}
+    for name in _weight_files(directory):
+        shapes.update({key: entry["shape"] for key, entry in _safetensors_header(directory / name)[1].items()})
+    return shapes
+
+
+def _check_weights(directory: Path) -> None:
+    for name in _weight_files(directory):
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"{directory} lacks weight file {name}")
+        try:
+            needed = _safetensors_size(path)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+            raise CheckpointError(f"{path} is not a readable safetensors file: {error}") from error
+        if path.stat().st_size < needed:
+            raise CheckpointError(
+                f"{path} is truncated: {path.stat().st_size} bytes, its header needs {needed}"
+            )
+
+
+def _ensure_registered(model_type: str) -> None:
+    """Import our own architectures (SeqCond) so that ``AutoModelForCausalLM`` knows them."""
+    from transformers import CONFIG_MAPPING
+
+    if model_type in CONFIG_MAPPING:
+        return
+    try:
+        importlib.import_module("nextterm.models.seqcond")
+    except ImportError as error:
+        raise CheckpointError(f"unknown model_type {model_type!r} (nextterm.models.seqcond: {error})") from error
+    if model_type not in CONFIG_MAPPING:
+        raise CheckpointError(f"unknown model_type {model_type!r}: not a transformers or nextterm model")
+
+
+def load_checkpoint(
+    path_or_hub_id: str | Path,
+    subfolder: str | None = None,
+    device: str = "cpu",
+    dtype=None,
+):
+    """Load a checkpoint as a ``PreTrainedModel`` in eval mode on ``device``.
+
+    ``path_or_hub_id``: a local checkpoint directory, a directory with ``subfolder`` (the card's
+    ``checkpoints/<name>``), or a Hugging Face hub id (downloaded with ``huggingface_hub``).
+    ``dtype``: a ``torch.dtype`` or None for the dtype stored in the checkpoint.
+    """
+    from transformers import AutoModelForCausalLM
+
+    directory = resolve_checkpoint(path_or_hub_id, subfolder)
+    config = read_config(directory)
+    _check_weights(directory)
+    _ensure_registered(config["model_type"])
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(
+            directory, dtype=dtype if dtype is not None else "auto", output_loading_info=True
+        )
+    except Exception as error:  # transformers raises many types for bad files; all mean "corrupt"
+        detail = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        raise CheckpointError(f"cannot load {directory}: {detail}") from error
+    problems = {key: info.get(key) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    problems = {key: sorted(map(str, value))[:5] for key, value in problems.items() if value}
+    if problems:
+        raise CheckpointError(f"{directory} does not match its config: {problems}")
+    return model.to(device).eval()
+
+
+def read_meta(directory: str | Path) -> dict[str, Any]:
+    """The ``oeis_checkpoint_meta.json`` of a checkpoint directory ({} if it has none)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"no checkpoint directory at {str(directory)!r}")
+    path = directory / META_FILE
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object")
+    return meta

@@ -1,0 +1,87 @@
+"""``nextterm serve``: serve a checkpoint over an OpenAI-compatible HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+
+API_KEY_VARIABLE = "NEXTTERM_API_KEY"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from nextterm.serve.config import ServeConfig
+    from nextterm.serve.server import build_app, run_server
+
+    config = ServeConfig(
+        host=args.host,
+        port=args.port,
+        model_name=args.model_name or args.model,
+        api_key=args.api_key or os.environ.get(API_KEY_VARIABLE) or None,
+        max_batch=args.max_batch,
+        max_queue=args.max_queue,
+        timeout=args.timeout,
+        max_body_bytes=args.max_body_bytes,
+        beam_width=args.beam,
+    )
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if not _is_loopback(config.host) and config.api_key is None:
+        print(
+            f"warning: serving on {config.host} without an API key: anyone who can reach it may use it",
+            file=sys.stderr,
+        )
+    app = build_app(args.model, config, device=args.device)
+    print(f"serving {config.model_name!r} on http://{config.host}:{config.port}/v1", file=sys.stderr)
+    run_server(app, config, log_level=args.log_level)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a model over an OpenAI-compatible HTTP API",
+        description="Serve a checkpoint: POST /v1/completions (OpenAI-compatible, streaming), "
+        "GET /v1/models, POST /v1/next-terms (ranked candidates from the hybrid predictor), "
+        "GET /health.",
+    )
+    parser.add_argument("--model", required=True, help="checkpoint directory or hub id")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument(
+        "--api-key",
+        help=f"require 'Authorization: Bearer KEY' on /v1 (default: ${API_KEY_VARIABLE} if set)",
+    )
+    parser.add_argument("--model-name", help="model id clients send (default: the --model value)")
+    parser.add_argument("--max-batch", type=int, default=64, help="most prompts decoded together (default 64)")
+    parser.add_argument(
+        "--max-queue", type=int, default=256, help="most waiting requests before 503s (default 256)"
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="per-request time limit in seconds (default 60)")
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=1 << 20, help="largest request body (default 1 MiB)"
+    )
+    parser.add_argument("--beam", type=int, default=4, help="beam width of model candidates in /v1/next-terms")
+    parser.add_argument("--device", help="torch device (default: cpu)")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: torch's choice; 1 avoids oversubscribed cores)"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    parser.set_defaults(func=_run_serve)

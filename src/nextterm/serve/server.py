@@ -1,0 +1,75 @@
+"""Run the application with uvicorn: in the foreground (``nextterm serve``) or in a background
+thread on a port the operating system picks (tests, benchmarks, notebooks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+from nextterm.serve.config import ServeConfig
+
+
+def build_app(model: str | Path, config: ServeConfig, device: str | None = None):
+    """Load the checkpoint once and serve it: completions from its engine, next terms from the
+    hybrid predictor (exact solvers first, then the same engine)."""
+    from nextterm.engine import Engine
+    from nextterm.predict import HybridPredictor, ModelPredictor
+    from nextterm.serve.app import create_app
+
+    engine = Engine.from_pretrained(model, device=device)
+    predictor = HybridPredictor(model=ModelPredictor(engine, beam_width=config.beam_width, name="model"))
+    return create_app(engine, predictor, config)
+
+
+def run_server(app, config: ServeConfig, log_level: str = "info") -> None:
+    """Serve ``app`` on ``config.host:config.port`` until interrupted."""
+    import uvicorn
+
+    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False)
+
+
+class BackgroundServer:
+    """A context manager that serves ``app`` from a daemon thread; ``url`` is its base address.
+
+    Example::
+
+        with BackgroundServer(app) as server:
+            httpx.get(server.url + "/health")
+    """
+
+    def __init__(
+        self, app, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning", start_timeout: float = 60.0
+    ) -> None:
+        import uvicorn
+
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="nextterm-serve"
+        )
+        self._start_timeout = start_timeout
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + self._start_timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._server.should_exit = True
+                self._socket.close()
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        self._socket.close()

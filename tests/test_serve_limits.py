@@ -1,0 +1,188 @@
+"""Server limits without a model: dynamic batching, the bounded queue, time limits, and how
+generations are cut back to each request's own max_tokens and stops."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from nextterm.serve.app import _context_groups, create_app
+from nextterm.serve.batching import DynamicBatcher, QueueFullError
+from nextterm.serve.completions import finish
+from nextterm.serve.config import ServeConfig
+from nextterm.serve.server import BackgroundServer
+from nextterm.tokenizer import EOS_ID, SEP_ID
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_jobs_that_arrive_together_run_in_one_batch():
+    calls = []
+
+    def double(key, items):
+        calls.append((key, list(items)))
+        return [item * 2 for item in items]
+
+    async def scenario():
+        batcher = DynamicBatcher(double, max_batch=8, max_queue=16)
+        await batcher.start()
+        try:
+            return await asyncio.gather(
+                batcher.submit("a", [1, 2]), batcher.submit("a", [3]), batcher.submit("b", [4]),
+                batcher.submit("a", [5, 6]),
+            )
+        finally:
+            await batcher.stop()
+
+    assert run(scenario()) == [[2, 4], [6], [8], [10, 12]]
+    assert calls == [("a", [1, 2, 3, 5, 6]), ("b", [4])]
+
+
+def test_batches_hold_at_most_max_batch_items():
+    sizes = []
+
+    def identity(key, items):
+        sizes.append(len(items))
+        return list(items)
+
+    async def scenario():
+        batcher = DynamicBatcher(identity, max_batch=3, max_queue=16)
+        await batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit("k", [i, i]) for i in range(4)))
+        finally:
+            await batcher.stop()
+
+    assert run(scenario()) == [[i, i] for i in range(4)]
+    assert sizes == [2, 2, 2, 2]
+
+
+def test_a_failing_job_does_not_fail_its_batch():
+    def picky(key, items):
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [item.upper() for item in items]
+
+    async def scenario():
+        batcher = DynamicBatcher(picky, max_batch=8, max_queue=8)
+        await batcher.start()
+        try:
+            return await asyncio.gather(
+                batcher.submit("k", ["x"]), batcher.submit("k", ["bad"]), batcher.submit("k", ["y"]),
+                return_exceptions=True,
+            )
+        finally:
+            await batcher.stop()
+
+    first, second, third = run(scenario())
+    assert first == ["X"] and third == ["Y"]
+    assert isinstance(second, ValueError)
+
+
+def test_a_full_queue_refuses_at_once_and_abandoned_jobs_are_skipped():
+    release, started, seen = threading.Event(), threading.Event(), []
+
+    def slow(key, items):
+        seen.extend(items)
+        started.set()
+        release.wait(10)
+        return list(items)
+
+    async def scenario():
+        batcher = DynamicBatcher(slow, max_batch=1, max_queue=1)
+        await batcher.start()
+        try:
+            running = asyncio.ensure_future(batcher.submit("k", ["first"]))
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+            waiting = asyncio.ensure_future(batcher.submit("k", ["abandoned"]))
+            await asyncio.sleep(0)
+            with pytest.raises(QueueFullError):
+                await batcher.submit("k", ["refused"])
+            waiting.cancel()
+            release.set()
+            assert await running == ["first"]
+            return await batcher.submit("k", ["after"])
+        finally:
+            await batcher.stop()
+
+    assert run(scenario()) == ["after"]
+    assert seen == ["first", "after"]
+
+
+@dataclass
+class Generation:
+    token_ids: list
+    logprobs: list
+    finish_reason: str
+
+
+class BlockingEngine:
+    """Answers "12" to every prompt, but only once `release` is set."""
+
+    max_context = 64
+
+    def __init__(self):
+        self.release, self.started = threading.Event(), threading.Event()
+
+    def generate_tokens(self, prompts, max_new_tokens, temperature=0.0, top_p=1.0, stop_ids=(), seed=None):
+        self.started.set()
+        self.release.wait(30)
+        return [Generation([1, 2, EOS_ID], [-0.1, -0.2, -0.3], "stop") for _ in prompts]
+
+
+def test_time_limit_gives_504_and_full_queue_gives_503():
+    engine = BlockingEngine()
+    config = ServeConfig(model_name="m", max_batch=1, max_queue=1, timeout=1.0)
+    body = {"model": "m", "prompt": "1,", "max_tokens": 2, "temperature": 0}
+    with BackgroundServer(create_app(engine, None, config)) as server, httpx.Client(timeout=30) as http:
+        url = server.url + "/v1/completions"
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(http.post, url, json=body)
+            assert engine.started.wait(30)
+            second = pool.submit(http.post, url, json=body)
+            while http.get(server.url + "/health").json()["queued"] < 1:
+                pass
+            refused = http.post(url, json=body)
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "server_overloaded"
+            assert refused.headers["retry-after"] == "1"
+            timed_out = first.result()
+            assert timed_out.status_code == 504 and timed_out.json()["error"]["code"] == "timeout"
+            assert second.result().status_code == 504
+        engine.release.set()
+        answer = http.post(url, json=body)
+        assert answer.status_code == 200 and answer.json()["choices"][0]["text"] == "12"
+
+
+def test_finish_cuts_to_the_request_own_limits():
+    ids, scores = [1, 2, 3, SEP_ID, 4, 5], [-1.0] * 6
+    stops = (SEP_ID, EOS_ID)
+    assert finish(ids, scores, "length", 6, stops).text == "123"
+    assert finish(ids, scores, "length", 6, stops).finish_reason == "stop"
+    short = finish(ids, scores, "length", 2, stops)
+    assert (short.text, short.finish_reason, short.logprobs) == ("12", "length", [-1.0, -1.0])
+    # the stop id just past max_tokens: alone, the request would have ended by length
+    assert finish(ids, scores, "stop", 3, stops).finish_reason == "length"
+    assert finish(ids, scores, "length", 6, (EOS_ID,)).text == "123,45"
+    cut = finish(ids, scores, "length", 6, (EOS_ID,), stop_strings=["3,4", "99"])
+    assert (cut.text, cut.finish_reason, len(cut.token_ids)) == ("12", "stop", 2)
+    # engines that leave the stop id out get the same answer
+    assert finish([1, 2, 3], [-1.0] * 3, "stop", 6, stops).finish_reason == "stop"
+
+
+def test_context_groups_never_push_a_prompt_out_of_the_context():
+    items = [([0] * 50, 10), ([0] * 5, 40), ([0] * 20, 30), ([0] * 3, 2)]
+    groups = _context_groups(items, max_context=64)
+    assert sorted(index for group in groups for index in group) == [0, 1, 2, 3]
+    for group in groups:
+        budget = items[group[0]][1]
+        assert budget == max(items[index][1] for index in group)
+        assert all(len(items[index][0]) + budget <= 64 for index in group)
+    assert len(groups) == 2
