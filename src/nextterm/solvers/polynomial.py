@@ -74,9 +74,12 @@ def solve_polynomial(
 INTERPOLATION_CONFIDENCE = (0.1, 0.3)
 """Confidence of the unverified fallback with 0 and with 1 confirming term: a guess, said so."""
 
+MAX_INTERPOLATION_DEGREE = 4
+"""Beyond quartics an unverified interpolant extrapolates wildly and is almost never right."""
+
 
 def interpolate(terms: Sequence[int], n_terms: int = 1, *, symbol: str = "a") -> Candidate | None:
-    """Unverified fallback: the lowest-degree polynomial through *all* given terms.
+    """Unverified fallback: the lowest-degree polynomial through *all* given terms, if at most quartic.
 
     It is the textbook answer for short polynomial prompts (k = degree + 1 points determine the
     polynomial), so it is offered when nothing verified exists, with a low confidence and
@@ -92,6 +95,8 @@ def interpolate(terms: Sequence[int], n_terms: int = 1, *, symbol: str = "a") ->
     if len(rows) > 1 and not any(rows[-1]):
         rows.pop()
     degree = len(rows) - 1
+    if degree > MAX_INTERPOLATION_DEGREE:
+        return None
     spare = len(terms) - (degree + 1)
     tails = [row[-1] for row in rows]
     continuation = []
