@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test train-default clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The shipped model: build the data from the OEIS files, train, evaluate, install into the package.
+OEIS ?= ../shared/data/oeis
+DATA ?= runs/data
+CONFIG ?= configs/default-model.toml
+RUN ?= runs/default-model
+train-default: $(STAMP)
+	test -f $(DATA)/summary.json || $(BIN)/nextterm data build --stripped $(OEIS)/stripped.gz --out $(DATA)
+	$(BIN)/nextterm train --config $(CONFIG) --data $(DATA) --out $(RUN)
+	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --tag model
+	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --tag hybrid
+	$(BIN)/python scripts/ship_model.py $(RUN)/final_latest --results benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -188,3 +188,24 @@ def test_two_process_ddp_on_gloo(data_dir, tmp_path):
     losses = _losses(out)
     assert sorted(losses) == list(range(1, meta["step"] + 1))  # one record per step: rank 0 alone
     assert list(out.glob("checkpoint_tokens_*"))
+
+
+def test_sca_backbone_trains_and_predicts_like_the_qwen3_presets(data_dir, tmp_path):
+    """`nextterm-sca-*` presets go through the same trainer, checkpoints, engine and predictor."""
+    from nextterm.engine import Engine
+    from nextterm.models.checkpoint import load_checkpoint
+    from nextterm.predict import load_predictor
+
+    out = tmp_path / "sca"
+    sca_model = {"num_layers": 3, "d_model": 32, "d_ff": 64, "num_heads": 2, "num_kv_heads": 1,
+                 "seqcond_heads": 2, "num_query_heads": 2, "maxlen": 64}
+    config = make_config(SETTINGS, preset="nextterm-sca-1m", model=sca_model, data=str(data_dir),
+                         out=str(out), tokens=3_000, eval_every_tokens=0, checkpoint_every_tokens=0)
+    result = train(config, progress=False)
+    losses = list(_losses(out).values())
+    assert result.tokens >= 3_000 and losses[-1] < losses[0]
+    model = load_checkpoint(out / FINAL_LATEST)
+    assert model.config.model_type == "seqcond"
+    [[(value, probability)]] = Engine(model).beam_next_term([[3, 5, 7, 9]], beam_width=1, top_k=1)
+    [candidates] = load_predictor("model", model=out / FINAL_LATEST).predict_batch([[3, 5, 7, 9]])
+    assert (candidates[0].value, candidates[0].confidence) == (value, pytest.approx(probability))

@@ -212,7 +212,7 @@ def _ensure_registered(model_type: str) -> None:
     if model_type in CONFIG_MAPPING:
         return
     try:
-        importlib.import_module("nextterm.models.seqcond")
+        importlib.import_module("nextterm.models.seqcond.modeling")  # registers the Auto classes
     except ImportError as error:
         raise CheckpointError(f"unknown model_type {model_type!r} (nextterm.models.seqcond: {error})") from error
     if model_type not in CONFIG_MAPPING:

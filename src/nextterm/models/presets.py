@@ -62,7 +62,7 @@ def make_config(preset: str, **overrides: Any):
     from transformers import Qwen3Config
 
     if preset not in PRESETS:
-        raise PresetError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        raise PresetError(f"unknown preset {preset!r}; choose one of: {', '.join(preset_names())}")
     values = {**_COMMON, **PRESETS[preset], **overrides}
     try:
         return Qwen3Config(**values)
@@ -70,8 +70,24 @@ def make_config(preset: str, **overrides: Any):
         raise PresetError(f"invalid config for preset {preset!r}: {error}") from error
 
 
+def preset_names() -> list[str]:
+    """Every preset :func:`create_model` accepts: the Qwen3 ones and the SeqCond hybrids."""
+    from nextterm.models.seqcond.presets import SEQCOND_PRESETS
+
+    return [*PRESETS, *SEQCOND_PRESETS]
+
+
 def create_model(preset: str, seed: int = 0, **overrides: Any):
-    """A freshly initialised ``Qwen3ForCausalLM`` of ``preset`` (float32, eval mode), seeded."""
+    """A freshly initialised model of ``preset`` (float32, eval mode), seeded.
+
+    Qwen3 presets give a ``Qwen3ForCausalLM``; the SeqCond presets (``nextterm-sca-*``,
+    ``nautile-370m``) a ``SeqCondForCausalLM``, so training, the engine and the predictor accept
+    both backbones by name.
+    """
+    from nextterm.models.seqcond.presets import SEQCOND_PRESETS, create_sca_model
+
+    if preset in SEQCOND_PRESETS:
+        return create_sca_model(preset, seed=seed, **overrides)
     import torch
     from transformers import Qwen3ForCausalLM
 
