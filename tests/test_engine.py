@@ -41,7 +41,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def engine(model):
-    return Engine(model)
+    return Engine(model, adaptive_term_cap=False)
 
 
 def _generate_first_term(model, prompt: list[int], grammar: TermGrammar | None) -> list[int]:
@@ -55,7 +55,7 @@ def _generate_first_term(model, prompt: list[int], grammar: TermGrammar | None) 
 
 
 def test_greedy_next_term_equals_generate_with_the_same_grammar(any_model):
-    model, engine = any_model, Engine(any_model)
+    model, engine = any_model, Engine(any_model, adaptive_term_cap=False)
     expected = []
     for sequence in SEQUENCES:
         ids = _generate_first_term(model, encode_terms(sequence), engine.grammar)
@@ -268,10 +268,19 @@ def test_model_supplied_session_is_used(model):
 
 
 def test_static_cache_engine_gives_the_same_answers(model, engine):
-    static = Engine(model, static_cache=True)
+    static = Engine(model, static_cache=True, adaptive_term_cap=False)
     static.max_context = 256  # small buffers keep the test fast; prompts here are short
     assert static.next_terms(SEQUENCES[:2]) == engine.next_terms(SEQUENCES[:2])
     for got, expected in zip(static.beam_next_term(SEQUENCES[:2], beam_width=2, top_k=2),
                              engine.beam_next_term(SEQUENCES[:2], beam_width=2, top_k=2)):
         assert [value for value, _ in got] == [value for value, _ in expected]
         assert [p for _, p in got] == pytest.approx([p for _, p in expected], rel=1e-9)
+
+
+def test_adaptive_term_cap_budgets_each_term_by_the_given_ones(model):
+    engine = Engine(model)
+    assert engine._term_caps([[1, 22, 333], [10**100, 1]]).tolist() == [14, 192]
+    flat = Engine(model, adaptive_term_cap=False)
+    assert flat._term_caps([[1, 22, 333]]).tolist() == [192]
+    for [term] in engine.next_terms([[1, 22, 333], [5, 6, 7]]):
+        assert term is None or len(str(abs(term))) <= 14

@@ -31,6 +31,12 @@ from nextterm.tokenizer import BOS_ID, SEP_ID, STOP_IDS, VOCAB_SIZE, encode_term
 MAX_TERM_TOKENS = 192
 
 
+TERM_CAP_WINDOW = 8
+"""How many of the last given terms set the length budget of a new term."""
+TERM_CAP_SLACK = 8
+"""Tokens allowed beyond twice the longest recent term."""
+
+
 class EngineError(ValueError):
     """A request the engine cannot serve (bad prompt, no room in the context, bad parameters)."""
 
@@ -91,9 +97,11 @@ class Engine:
 
     def __init__(self, model, device: str | torch.device | None = None,
                  max_term_tokens: int = MAX_TERM_TOKENS, static_cache: bool = False,
-                 compile: bool = False) -> None:
+                 compile: bool = False, adaptive_term_cap: bool = True) -> None:
         """``static_cache``: preallocated KV buffers of ``max_context`` positions (fixed shapes);
-        ``compile``: with it, ``torch.compile`` the one-token step (CUDA graphs on a GPU)."""
+        ``compile``: with it, ``torch.compile`` the one-token step (CUDA graphs on a GPU);
+        ``adaptive_term_cap``: budget each new term by the length of the given ones (see
+        :meth:`_term_caps`) instead of the flat ``max_term_tokens``."""
         if device is not None:
             model = model.to(device)
         self.model = model.eval()
@@ -102,6 +110,7 @@ class Engine:
         self.max_term_tokens = max_term_tokens
         self.grammar = TermGrammar.build(self.device)
         self.static_cache, self.compile = static_cache, compile
+        self.adaptive_term_cap = adaptive_term_cap
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None, dtype=None,
@@ -123,6 +132,21 @@ class Engine:
         limit = self.max_context - reserve
         return [fit_prompt(encode_terms(_terms(sequence)), limit) for sequence in sequences]
 
+    def _term_caps(self, sequences: list[list[int]]) -> torch.Tensor:
+        """Per-row token budget of one new term: twice the longest of the last terms plus slack.
+
+        A next term rarely has more than twice the digits of its predecessors (squaring doubles
+        them); capping there stops an unsure model from spelling digits up to ``max_term_tokens``
+        while the rest of its batch waits.
+        """
+        if not self.adaptive_term_cap:
+            return torch.full((len(sequences),), self.max_term_tokens, device=self.device)
+        caps = [
+            2 * max((len(str(term)) for term in list(sequence)[-TERM_CAP_WINDOW:]), default=1) + TERM_CAP_SLACK
+            for sequence in sequences
+        ]
+        return torch.tensor(caps, device=self.device).clamp_(max=self.max_term_tokens)
+
     @torch.inference_mode()
     def next_terms(self, sequences: list[list[int]], n_terms: int = 1) -> list[list[int | None]]:
         """Greedy continuation: for each sequence its next ``n_terms`` terms (None where the model
@@ -141,15 +165,19 @@ class Engine:
         state = torch.full((rows,), START, dtype=torch.long, device=self.device)
         term_length = torch.zeros(rows, dtype=torch.long, device=self.device)
         terms_done = torch.zeros(rows, dtype=torch.long, device=self.device)
+        caps = self._term_caps(sequences)
         for _ in range(n_terms * self.max_term_tokens):
             tokens = logits.masked_fill(~grammar.allowed[state], -math.inf).argmax(-1)
             batch.record(tokens)
             stopped = grammar.is_stop[tokens]
             terms_done += stopped
+            # A finished term widens the budget of the next one (sequences grow).
+            grown = (2 * term_length + TERM_CAP_SLACK).clamp(max=self.max_term_tokens)
+            caps = torch.where(stopped, torch.maximum(caps, grown), caps)
             term_length = torch.where(stopped, 0, term_length + 1)
             state = torch.where(stopped, START, grammar.transition[state, tokens])
             room -= 1
-            finished = (terms_done >= n_terms) | (term_length >= self.max_term_tokens) | (room <= 0)
+            finished = (terms_done >= n_terms) | (term_length >= caps) | (room <= 0)
             if bool(finished.any()):
                 keep = torch.nonzero(~finished).flatten()
                 if len(keep) == 0:
@@ -157,6 +185,7 @@ class Engine:
                 session.select(keep)
                 batch.owners, tokens, stopped = batch.owners[keep], tokens[keep], stopped[keep]
                 state, term_length, terms_done, room = state[keep], term_length[keep], terms_done[keep], room[keep]
+                caps = caps[keep]
             logits = session.step(torch.where(stopped, SEP_ID, tokens))
         return [self._split_terms(ids, n_terms) for ids in batch.per_row(rows)]
 
@@ -182,7 +211,8 @@ class Engine:
         if not sequences:
             return []
         prompts = self._prompts(sequences, min(self.max_term_tokens, self.max_context // 4))
-        max_length = min(self.max_term_tokens, self.max_context - max(len(p) for p in prompts))
+        caps = self._term_caps(sequences).unsqueeze(1)
+        max_length = min(int(caps.max()), self.max_context - max(len(p) for p in prompts))
         grammar, session, width = self.grammar, self.session(), beam_width
         rows, content = len(prompts), len(CONTENT_IDS)
         logits = session.prefill(prompts)
@@ -206,7 +236,7 @@ class Engine:
             extend = extend.masked_fill(~grammar.allowed[state][..., :content], -math.inf)
             score, index = extend.view(rows, width * content).topk(width, dim=-1)
             parent, tokens = index // content, index % content
-            score = score.masked_fill(self._settled(found, score, top_k), -math.inf)
+            score = score.masked_fill(self._settled(found, score, top_k) | (caps <= length + 1), -math.inf)
             if bool(torch.isinf(score).all()):
                 break
             state = grammar.transition[state.gather(1, parent), tokens]
