@@ -32,7 +32,13 @@ from nextterm.calibration import (
 from nextterm.candidates import Candidate
 from nextterm.evals.common import EvalItem, predict_in_batches
 from nextterm.evals.oeis import load_items
-from nextterm.predict import CALIBRATION_FILE, LookupPredictor, ModelPredictor, SolverPredictor, rank_candidates
+from nextterm.predict import (
+    CALIBRATION_FILE,
+    LookupPredictor,
+    ModelPredictor,
+    SolverPredictor,
+    rank_candidates,
+)
 
 SOURCES = ("solvers", "lookup", "model")
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
@@ -40,14 +46,22 @@ THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="checkpoint directory (omit: solvers and lookup only)")
+    parser.add_argument(
+        "--model", type=Path, help="checkpoint directory (omit: solvers and lookup only)"
+    )
     parser.add_argument("--data", type=Path, default=Path("runs/data"), help="data build directory")
-    parser.add_argument("--lookup-index", type=Path, help="lookup index built from the training split")
-    parser.add_argument("--out", type=Path, help="where calibration.json goes (default: the model dir)")
+    parser.add_argument(
+        "--lookup-index", type=Path, help="lookup index built from the training split"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="where calibration.json goes (default: the model dir)"
+    )
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--name", default="calibration", help="results file stem")
     parser.add_argument("--val-limit", type=int, help="seeded sample of the validation items")
-    parser.add_argument("--test-limit", type=int, default=2048, help="seeded sample of held-out items")
+    parser.add_argument(
+        "--test-limit", type=int, default=2048, help="seeded sample of held-out items"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beam-width", type=int, default=4)
     parser.add_argument("--top-k", type=int, default=5)
@@ -63,8 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def build_sources(args: argparse.Namespace) -> dict:
+def build_sources(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The predictors of every source, and the checkpoint's training record (step, tokens)."""
     sources: dict = {"solvers": SolverPredictor()}
+    checkpoint: dict = {}
     if args.lookup_index is not None:
         from nextterm.lookup import LookupIndex
 
@@ -73,11 +89,14 @@ def build_sources(args: argparse.Namespace) -> dict:
         import torch
 
         from nextterm.engine import Engine
+        from nextterm.models.checkpoint import read_meta
 
         torch.set_num_threads(args.threads)
+        meta = read_meta(args.model)
+        checkpoint = {key: meta[key] for key in ("kind", "step", "tokens_trained") if key in meta}
         engine = Engine.from_pretrained(args.model, device=args.device)
         sources["model"] = ModelPredictor(engine, beam_width=args.beam_width, name="model")
-    return sources
+    return sources, checkpoint
 
 
 def collect(sources: dict, items: list[EvalItem], args: argparse.Namespace, split: str) -> dict:
@@ -93,10 +112,14 @@ def collect(sources: dict, items: list[EvalItem], args: argparse.Namespace, spli
     return out
 
 
-def hybrid_rankings(found: dict, names: list[str], top_k: int, calibration: Calibration | None) -> list:
+def hybrid_rankings(
+    found: dict, names: list[str], top_k: int, calibration: Calibration | None
+) -> list:
     others = [name for name in names if name != "solvers"]
     return [
-        rank_candidates(found["solvers"][i], [c for name in others for c in found[name][i]], top_k, calibration)
+        rank_candidates(
+            found["solvers"][i], [c for name in others for c in found[name][i]], top_k, calibration
+        )
         for i in range(len(found["solvers"]))
     ]
 
@@ -113,8 +136,12 @@ def top1(rankings: list[list[Candidate]], items: list[EvalItem]) -> tuple[list[f
 
 def score(rankings: list[list[Candidate]], items: list[EvalItem]) -> dict:
     answered = sum(1 for ranked in rankings if ranked)
-    correct = sum(1 for ranked, item in zip(rankings, items) if ranked and ranked[0].value == item.answer)
-    in_top_k = sum(1 for ranked, item in zip(rankings, items) if item.answer in {c.value for c in ranked})
+    correct = sum(
+        1 for ranked, item in zip(rankings, items) if ranked and ranked[0].value == item.answer
+    )
+    in_top_k = sum(
+        1 for ranked, item in zip(rankings, items) if item.answer in {c.value for c in ranked}
+    )
     n = len(items)
     return {
         "items": n,
@@ -135,7 +162,9 @@ def calibration_stats(conf: list[float], right: list[bool], bins: int) -> dict:
     }
 
 
-def per_source_pairs(found: dict, names: list[str], items: list[EvalItem], calibration: Calibration | None) -> dict:
+def per_source_pairs(
+    found: dict, names: list[str], items: list[EvalItem], calibration: Calibration | None
+) -> dict:
     """(confidence, right) of every candidate, by calibrated source."""
     pairs: dict[str, tuple[list[float], list[bool]]] = {}
     for name in names:
@@ -148,10 +177,15 @@ def per_source_pairs(found: dict, names: list[str], items: list[EvalItem], calib
     return pairs
 
 
-def evaluate(found: dict, names: list[str], items: list[EvalItem], calibration: Calibration, args) -> dict:
+def evaluate(
+    found: dict, names: list[str], items: list[EvalItem], calibration: Calibration, args
+) -> dict:
     before = hybrid_rankings(found, names, args.top_k, None)
     after = hybrid_rankings(found, names, args.top_k, calibration)
-    result: dict = {"items": len(items), "sources": {name: score(found[name], items) for name in names}}
+    result: dict = {
+        "items": len(items),
+        "sources": {name: score(found[name], items) for name in names},
+    }
     result["hybrid_uncalibrated"] = score(before, items)
     result["hybrid_calibrated"] = score(after, items)
     conf_before, right_before = top1(before, items)
@@ -199,13 +233,19 @@ def table_md(table: list[dict]) -> list[str]:
 def report_md(report: dict, command: str) -> str:
     val, test = report["val"], report["test"]
     names = list(test["sources"])
+    record = report["checkpoint"]
+    trained = (
+        f"step {record.get('step')}, {record['tokens_trained']:,} tokens trained; "
+        if "tokens_trained" in record
+        else ""
+    )
     lines = [
         "## Calibrated confidence: one ranking for solvers, lookup and model (issue 10)",
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {report['machine']}. Model: `{report['model']}` (beam width {report['beam_width']}, "
-        f"top-k {report['top_k']}); lookup index: `{report['lookup_index']}` (training split only). "
+        f"Machine: {report['machine']}. Model: `{report['model']}` ({trained}beam width "
+        f"{report['beam_width']}, top-k {report['top_k']}); lookup index: `{report['lookup_index']}` (training split only). "
         f"Fitted on {val['items']} validation items (`val.jsonl`), tested on {test['items']} held-out "
         f"items (seeded sample, seed {report['seed']}, of `heldout.jsonl`). Calibration written to "
         f"`{report['calibration_file']}`. Run time {report['seconds']:.0f} s.",
@@ -240,7 +280,11 @@ def report_md(report: dict, command: str) -> str:
         cells = []
         for split in (val, test):
             entry = split["candidates"].get(source)
-            cells += [f"{entry['raw']['ece']:.4f}", f"{entry['calibrated']['ece']:.4f}"] if entry else ["—", "—"]
+            cells += (
+                [f"{entry['raw']['ece']:.4f}", f"{entry['calibrated']['ece']:.4f}"]
+                if entry
+                else ["—", "—"]
+            )
         n = test["candidates"].get(source, {}).get("raw", {}).get("n", 0)
         lines.append(f"| {source} candidates (held-out n={n}) | " + " | ".join(cells) + " |")
     lines.append(
@@ -271,7 +315,9 @@ def report_md(report: dict, command: str) -> str:
         "|---|---|---|---|",
     ]
     for row in test["decline"]:
-        lines.append(f"| {row['threshold']:.1f} | {pct(row['coverage'])} | {pct(row['precision'])} | {pct(row['accuracy'])} |")
+        lines.append(
+            f"| {row['threshold']:.1f} | {pct(row['coverage'])} | {pct(row['precision'])} | {pct(row['accuracy'])} |"
+        )
     maps = report["calibration"]["maps"]
     lines += [
         "",
@@ -297,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     val_items = load_items(args.data / "val.jsonl", limit=args.val_limit, seed=args.seed)
     test_items = load_items(args.data / "heldout.jsonl", limit=args.test_limit, seed=args.seed)
-    sources = build_sources(args)
+    sources, checkpoint = build_sources(args)
     names = list(sources)
     val_found = collect(sources, val_items, args, "val")
     test_found = collect(sources, test_items, args, "test")
@@ -331,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()}-core {platform.machine()} CPU, torch threads {args.threads}"
         + (f", device {args.device}" if args.device else ", no GPU"),
         "model": str(args.model) if args.model else None,
+        "checkpoint": checkpoint,
         "lookup_index": str(args.lookup_index) if args.lookup_index else None,
         "beam_width": args.beam_width,
         "top_k": args.top_k,
@@ -344,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
     }
     command = "python benchmarks/calibrate.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (args.results / f"{args.name}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (args.results / f"{args.name}.json").write_text(
+        json.dumps(report, indent=1) + "\n", encoding="utf-8"
+    )
     (args.results / f"{args.name}.md").write_text(report_md(report, command), encoding="utf-8")
     print(report_md(report, command))
     return 0

@@ -2,7 +2,9 @@
 
 Every predictor follows :class:`Predictor`: given a batch of sequences it returns, per sequence,
 candidates ranked best first (an empty list means "no credible answer"). The hybrid puts verified
-solver answers first and model candidates after, so a model plugs in without changing callers.
+solver answers first and model candidates after, so a model plugs in without changing callers;
+with a :class:`~nextterm.calibration.Calibration` (``calibration.json`` beside the model) it ranks
+every source's candidates together by calibrated confidence instead.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
+from nextterm.calibration import Calibration
 from nextterm.candidates import Candidate
 from nextterm.sequences import validate_terms
+
+CALIBRATION_FILE = "calibration.json"
+"""File name of a model's calibration, in its checkpoint directory (``benchmarks/calibrate.py``)."""
 
 DEFAULT_MODEL_NAME = "nextterm-default"
 """Folder name of the checkpoint shipped inside the package (``nextterm/assets/<name>``)."""
@@ -116,10 +122,12 @@ class LookupPredictor:
 
 
 class HybridPredictor:
-    """Verified solver answers first, then lookup and model candidates ranked by confidence.
+    """Solvers, lookup and model in one ranking (see :func:`rank_candidates`).
 
-    When several sources give the same value, the first-ranked candidate keeps it and records the
-    other sources' confidences in ``details["votes"]``.
+    Without a calibration: verified solver answers first, then lookup and model candidates ranked
+    by raw confidence. With one: every candidate ranked by calibrated confidence. Either way, when
+    several sources give the same value one candidate keeps it and records the other sources'
+    confidences in ``details["votes"]``.
     """
 
     name = "hybrid"
@@ -129,9 +137,11 @@ class HybridPredictor:
         solvers: Predictor | None = None,
         model: Predictor | None = None,
         lookup: Predictor | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.solvers = solvers or SolverPredictor()
         self.others = [source for source in (lookup, model) if source is not None]
+        self.calibration = calibration
 
     def predict_batch(
         self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
@@ -139,9 +149,23 @@ class HybridPredictor:
         exact = self.solvers.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
         others = [source.predict_batch(sequences, n_terms=n_terms, top_k=top_k) for source in self.others]
         return [
-            _merge(first, [c for lists in rest for c in lists], top_k)
+            rank_candidates(first, [c for lists in rest for c in lists], top_k, self.calibration)
             for first, *rest in zip(exact, *others)
         ]
+
+
+def rank_candidates(
+    exact: list[Candidate],
+    others: list[Candidate],
+    top_k: int,
+    calibration: Calibration | None = None,
+) -> list[Candidate]:
+    """The hybrid's ranking of the solvers' candidates (``exact``) and the other sources' ones:
+    by calibrated confidence with ``calibration`` (agreeing sources combined), else the
+    uncalibrated order of :func:`_merge`."""
+    if calibration is not None:
+        return calibration.rank([*exact, *others], top_k)
+    return _merge(exact, others, top_k)
 
 
 def _merge(exact: list[Candidate], others: list[Candidate], top_k: int) -> list[Candidate]:
@@ -176,6 +200,7 @@ def load_predictor(
     beam_width: int = 4,
     lookup_index: str | Path | None = None,
     with_model: bool = True,
+    calibration: Calibration | str | Path | None = None,
 ) -> Predictor:
     """Build a predictor by name.
 
@@ -187,9 +212,13 @@ def load_predictor(
         beam_width: beam width for ``model-beam`` and ``hybrid``.
         lookup_index: an OEIS lookup index file (``nextterm lookup --build``) for ``hybrid``.
         with_model: False makes ``hybrid`` use no model even when one is shipped.
+        calibration: for ``hybrid``, a :class:`Calibration` or its JSON file; by default the
+            model directory's ``calibration.json`` when there is one (else uncalibrated ranking).
     """
     if kind not in PREDICTOR_KINDS:
         raise PredictorError(f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTOR_KINDS)}")
+    if calibration is not None and kind != "hybrid":
+        raise PredictorError(f"a calibration applies to the hybrid predictor, not to {kind!r}")
     if kind == "solvers":
         return SolverPredictor()
     model_path = model if model is not None else default_model_path()
@@ -212,7 +241,12 @@ def load_predictor(
 
         lookup = LookupPredictor(LookupIndex.load(lookup_index))
     model_predictor = None if engine is None else ModelPredictor(engine, beam_width, name="model")
-    return HybridPredictor(model=model_predictor, lookup=lookup)
+    beside_model = None if model_path is None else Path(model_path) / CALIBRATION_FILE
+    if calibration is None and beside_model is not None and beside_model.is_file():
+        calibration = beside_model
+    if calibration is not None and not isinstance(calibration, Calibration):
+        calibration = Calibration.load(calibration)
+    return HybridPredictor(model=model_predictor, lookup=lookup, calibration=calibration)
 
 
 def predict(
@@ -222,7 +256,8 @@ def predict(
     predictor: Predictor | None = None,
     min_confidence: float = 0.0,
 ) -> list[Candidate]:
-    """Ranked candidates for one sequence (validated here), dropping those below ``min_confidence``."""
+    """Ranked candidates for one sequence (validated here), dropping those below ``min_confidence``
+    (compared with the calibrated confidence when the predictor is a calibrated hybrid)."""
     values = validate_terms(terms)
     if n_terms < 1:
         raise PredictorError(f"n_terms must be at least 1, got {n_terms}")
