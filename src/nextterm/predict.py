@@ -235,6 +235,20 @@ def load_predictor(
         return ModelPredictor(engine, beam_width=1)
     if kind == "model-beam":
         return ModelPredictor(engine, beam_width=beam_width)
+    return build_hybrid(engine, model_path, beam_width, lookup_index, calibration)
+
+
+def build_hybrid(
+    engine=None,
+    model_path: str | Path | None = None,
+    beam_width: int = 4,
+    lookup_index: str | Path | None = None,
+    calibration: Calibration | str | Path | None = None,
+) -> HybridPredictor:
+    """The hybrid over an already loaded engine (the server shares one engine with completions).
+
+    The calibration defaults to ``<model_path>/calibration.json`` when that file exists.
+    """
     lookup = None
     if lookup_index is not None:
         from nextterm.lookup import LookupIndex

@@ -13,13 +13,15 @@ from nextterm.serve.config import ServeConfig
 
 def build_app(model: str | Path, config: ServeConfig, device: str | None = None):
     """Load the checkpoint once and serve it: completions from its engine, next terms from the
-    hybrid predictor (exact solvers first, then the same engine)."""
+    hybrid predictor (exact solvers first, then the same engine; calibrated when the checkpoint
+    has a ``calibration.json``)."""
     from nextterm.engine import Engine
-    from nextterm.predict import HybridPredictor, ModelPredictor
+    from nextterm.predict import build_hybrid
     from nextterm.serve.app import create_app
 
     engine = Engine.from_pretrained(model, device=device)
-    predictor = HybridPredictor(model=ModelPredictor(engine, beam_width=config.beam_width, name="model"))
+    local = Path(model) if Path(model).is_dir() else None
+    predictor = build_hybrid(engine, local, beam_width=config.beam_width)
     return create_app(engine, predictor, config)
 
 
