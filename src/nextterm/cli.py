@@ -150,11 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_predict(subparsers)
     for module_name in COMMAND_MODULES:
-        try:  # TEMPORARY while rooms are being written; made strict before release
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

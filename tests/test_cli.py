@@ -1,0 +1,71 @@
+"""`nextterm predict` through a real subprocess, as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "nextterm.cli", *args],
+        capture_output=True, text=True, input=stdin, timeout=300,
+    )
+
+
+def test_fibonacci_with_its_recurrence():
+    result = run("predict", "--no-model", "1,1,2,3,5,8")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == "13"
+    assert "a(n) = a(n-1) + a(n-2)" in result.stdout
+
+
+def test_several_terms():
+    result = run("predict", "--no-model", "-n", "3", "1,4,9,16,25")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == "36, 49, 64"
+
+
+def test_primes_are_declined_by_the_solvers():
+    result = run("predict", "--no-model", "2,3,5,7,11,13")
+    assert result.returncode == 1
+    assert "no credible continuation" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["1,a,3"], "term 2 is not an integer"), ([","], "no terms"), (["01,02,03"], "leading zeros")],
+)
+def test_bad_input_is_one_line_and_exit_2(arguments, message):
+    result = run("predict", "--no-model", *arguments)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().startswith("error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_negative_terms_stdin_and_json():
+    negative = run("predict", "--no-model", "-1,2,-3,4,-5,6,-7")
+    assert negative.returncode == 0 and negative.stdout.splitlines()[0] == "8"
+    piped = run("predict", "--no-model", "--json", stdin="1 2 4 8 16 32 64\n")
+    payload = json.loads(piped.stdout)
+    assert payload["terms"] == [1, 2, 4, 8, 16, 32, 64]
+    assert payload["candidates"][0]["value"] == 128
+    assert payload["candidates"][0]["method"] == "c-finite"
+
+
+def test_model_checkpoint_answers_with_probabilities(tmp_path):
+    from nextterm.models.checkpoint import save_checkpoint
+    from nextterm.models.presets import create_model
+
+    model = create_model("nextterm-1m", num_hidden_layers=1, hidden_size=32, intermediate_size=64,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16)
+    save_checkpoint(model, tmp_path / "tiny")
+    result = run("predict", "--predictor", "model", "--model", str(tmp_path / "tiny"), "--json",
+                 "3,1,4,1,5,9,2,6")
+    assert result.returncode == 0, result.stderr
+    [best, *_] = json.loads(result.stdout)["candidates"]
+    assert best["method"] == "model" and 0 < best["confidence"] <= 1
+    missing = run("predict", "--model", str(tmp_path / "absent"), "1,2,3")
+    assert missing.returncode == 2 and "error:" in missing.stderr
