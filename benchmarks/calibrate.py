@@ -10,6 +10,8 @@ coverage/accuracy trade-off of declining below a confidence threshold.
 
     python benchmarks/calibrate.py --model runs/default-model/final_latest --data runs/data \\
         --lookup-index runs/lookup-train.idx
+
+The fit also sees short prefixes (first 4-8 terms) of validation sequences (``--short-prefixes``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -61,6 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--val-limit", type=int, help="seeded sample of the validation items")
     parser.add_argument(
         "--test-limit", type=int, default=2048, help="seeded sample of held-out items"
+    )
+    parser.add_argument(
+        "--short-prefixes",
+        type=int,
+        default=1000,
+        help="also fit on this many short prefixes (4-8 terms) of validation sequences, the inputs "
+        "users often type (0 disables)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beam-width", type=int, default=4)
@@ -246,7 +256,8 @@ def report_md(report: dict, command: str) -> str:
         "",
         f"Machine: {report['machine']}. Model: `{report['model']}` ({trained}beam width "
         f"{report['beam_width']}, top-k {report['top_k']}); lookup index: `{report['lookup_index']}` (training split only). "
-        f"Fitted on {val['items']} validation items (`val.jsonl`), tested on {test['items']} held-out "
+        f"Fitted on {val['items']} validation items (`val.jsonl`, plus short prefixes of its "
+        f"sequences: `--short-prefixes`), tested on {test['items']} held-out "
         f"items (seeded sample, seed {report['seed']}, of `heldout.jsonl`). Calibration written to "
         f"`{report['calibration_file']}`. Run time {report['seconds']:.0f} s.",
         "",
@@ -338,10 +349,27 @@ def report_md(report: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def short_prefixes(items: list[EvalItem], count: int, seed: int) -> list[EvalItem]:
+    """``count`` items asking for term k+1 of a validation sequence from its first k (4 <= k <= 8).
+
+    Held-out items are long, but users often type a handful of terms, where unverified guesses
+    (interpolation) and the model behave differently: the calibration must see such inputs too.
+    """
+    rng = random.Random(seed)
+    long_enough = [item for item in items if len(item.prompt) >= 9]
+    chosen = rng.sample(long_enough, min(count, len(long_enough)))
+    result = []
+    for item in chosen:
+        k = rng.randint(4, 8)
+        result.append(EvalItem(f"{item.id}:first{k}", item.prompt[:k], item.prompt[k], {"short_prefix": k}))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     val_items = load_items(args.data / "val.jsonl", limit=args.val_limit, seed=args.seed)
+    val_items += short_prefixes(val_items, args.short_prefixes, args.seed)
     test_items = load_items(args.data / "heldout.jsonl", limit=args.test_limit, seed=args.seed)
     sources, checkpoint = build_sources(args)
     names = list(sources)

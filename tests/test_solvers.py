@@ -284,6 +284,14 @@ def test_too_short_inputs_are_declined():
     assert verified([1, 2, 3]) == []
 
 
+def test_short_and_zero_inputs_never_crash():
+    from nextterm.solvers.polynomial import solve_polynomial
+
+    for terms in ([0, 0], [0], [], [5, 5], [0, 0, 0, 0, 7, 0, 0, 0]):
+        assert solve_polynomial(terms) is None or solve_polynomial(terms).value == 0
+        solve(terms)  # the whole cascade, bisections of tiny parts included
+
+
 def test_interpolation_fallback_is_a_labelled_guess():
     """k = degree + 1 points determine a polynomial: offered, but never as a verified answer."""
     [linear_guess] = solve([5, 12])

@@ -37,6 +37,8 @@ def solve_polynomial(
 ) -> Candidate | None:
     """Lowest-degree polynomial fit, confirmed by at least ``MIN_SPARE`` further terms."""
     terms = [int(t) for t in terms]
+    if len(terms) <= MIN_SPARE:
+        return None
     rows = [terms]
     while (any(rows[-1]) or len(rows) == 1) and len(rows[-1]) > MIN_SPARE:
         last = rows[-1]
