@@ -284,3 +284,14 @@ def test_adaptive_term_cap_budgets_each_term_by_the_given_ones(model):
     assert flat._term_caps([[1, 22, 333]]).tolist() == [192]
     for [term] in engine.next_terms([[1, 22, 333], [5, 6, 7]]):
         assert term is None or len(str(abs(term))) <= 14
+
+
+def test_greedy_next_term_probability_is_the_models(engine):
+    """The greedy term's probability equals the one beam search computes for the same term."""
+    greedy = engine.greedy_next_term(SEQUENCES[:3])
+    assert [value for value, _ in greedy] == [row[0] for row in engine.next_terms(SEQUENCES[:3])]
+    for (value, probability), options in zip(greedy, engine.beam_next_term(SEQUENCES[:3], beam_width=8, top_k=8)):
+        found = dict(options)
+        if value is not None and value in found:
+            assert probability == pytest.approx(found[value], rel=1e-6)
+        assert 0 <= probability <= 1

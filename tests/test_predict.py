@@ -22,6 +22,10 @@ class FakeEngine:
         self.calls.append(("beam", beam_width, top_k))
         return [[(seq[-1] + 1, 0.6), (seq[-1] + 2, 0.3)][:top_k] for seq in sequences]
 
+    def greedy_next_term(self, sequences):
+        self.calls.append(("greedy",))
+        return [(seq[-1] + 1, 0.6) for seq in sequences]
+
     def next_terms(self, sequences, n_terms=1):
         return [[seq[-1] + 1 + i for i in range(n_terms)] for seq in sequences]
 
@@ -49,10 +53,11 @@ def test_model_predictor_ranks_with_probabilities_and_continues():
     assert engine.calls == [("beam", 4, 2)]
 
 
-def test_greedy_model_predictor_uses_width_one():
+def test_greedy_model_predictor_decodes_greedily():
     engine = FakeEngine()
-    ModelPredictor(engine, beam_width=1).predict_batch([[1, 2]], top_k=1)
-    assert engine.calls == [("beam", 1, 1)]
+    [[candidate]] = ModelPredictor(engine, beam_width=1).predict_batch([[1, 2]], top_k=3)
+    assert (candidate.value, candidate.confidence) == (3, 0.6)
+    assert engine.calls == [("greedy",)]
 
 
 def test_hybrid_puts_verified_answers_first_and_records_model_vote():

@@ -60,9 +60,9 @@ class SolverPredictor:
 class ModelPredictor:
     """A NextTerm checkpoint through the batched engine.
 
-    Candidates come from beam search over whole terms (``beam_width`` 1 is greedy), so each has the
-    model's probability as its confidence. Further terms (``n_terms`` > 1) continue each candidate
-    greedily.
+    Candidates come from greedy decoding (``beam_width`` 1, one candidate) or from beam search over
+    whole terms, each with the model's probability of the term as its confidence. Further terms
+    (``n_terms`` > 1) continue each candidate greedily.
     """
 
     def __init__(self, engine, beam_width: int = 1, name: str | None = None) -> None:
@@ -75,10 +75,15 @@ class ModelPredictor:
     ) -> list[list[Candidate]]:
         if not sequences:
             return []
-        width = max(self.beam_width, top_k) if self.beam_width > 1 else 1
-        ranked = self.engine.beam_next_term(
-            [list(terms) for terms in sequences], beam_width=width, top_k=top_k
-        )
+        if self.beam_width == 1:
+            # True greedy decoding (the card's protocol): a width-1 beam would also collect every
+            # shorter prefix of the greedy term, whose stop probabilities a weak model overrates.
+            greedy = self.engine.greedy_next_term([list(terms) for terms in sequences])
+            ranked = [[(value, probability)] if value is not None else [] for value, probability in greedy]
+        else:
+            ranked = self.engine.beam_next_term(
+                [list(terms) for terms in sequences], beam_width=max(self.beam_width, top_k), top_k=top_k
+            )
         extensions: dict[tuple[int, int], list[int | None]] = {}
         if n_terms > 1:
             keys = [(row, value) for row, options in enumerate(ranked) for value, _ in options]

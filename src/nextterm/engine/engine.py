@@ -147,14 +147,23 @@ class Engine:
         ]
         return torch.tensor(caps, device=self.device).clamp_(max=self.max_term_tokens)
 
-    @torch.inference_mode()
     def next_terms(self, sequences: list[list[int]], n_terms: int = 1) -> list[list[int | None]]:
         """Greedy continuation: for each sequence its next ``n_terms`` terms (None where the model
         did not finish a term within ``max_term_tokens`` or the context)."""
+        return self._greedy(sequences, n_terms)[0]
+
+    def greedy_next_term(self, sequences: list[list[int]]) -> list[tuple[int | None, float]]:
+        """Greedy next term of each sequence with the model's probability of it (the product of
+        its digits' probabilities and of stopping after them, as in :meth:`beam_next_term`)."""
+        terms, probabilities = self._greedy(sequences, 1)
+        return [(row[0], probability) for row, probability in zip(terms, probabilities)]
+
+    @torch.inference_mode()
+    def _greedy(self, sequences: list[list[int]], n_terms: int) -> tuple[list[list[int | None]], list[float]]:
         if n_terms < 1:
             raise EngineError(f"n_terms must be at least 1, got {n_terms}")
         if not sequences:
-            return []
+            return [], []
         reserve = min(n_terms * self.max_term_tokens, self.max_context // 4)
         prompts = self._prompts(sequences, reserve)
         grammar, session = self.grammar, self.session()
@@ -166,8 +175,14 @@ class Engine:
         term_length = torch.zeros(rows, dtype=torch.long, device=self.device)
         terms_done = torch.zeros(rows, dtype=torch.long, device=self.device)
         caps = self._term_caps(sequences)
+        first_logp = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        stop_ids = list(STOP_IDS)
         for _ in range(n_terms * self.max_term_tokens):
             tokens = logits.masked_fill(~grammar.allowed[state], -math.inf).argmax(-1)
+            logp = torch.log_softmax(logits.double(), -1)
+            step_logp = torch.where(grammar.is_stop[tokens], torch.logsumexp(logp[:, stop_ids], -1),
+                                    logp.gather(1, tokens.unsqueeze(1)).squeeze(1))
+            first_logp.index_add_(0, batch.owners, torch.where(terms_done == 0, step_logp, 0.0))
             batch.record(tokens)
             stopped = grammar.is_stop[tokens]
             terms_done += stopped
@@ -187,7 +202,10 @@ class Engine:
                 state, term_length, terms_done, room = state[keep], term_length[keep], terms_done[keep], room[keep]
                 caps = caps[keep]
             logits = session.step(torch.where(stopped, SEP_ID, tokens))
-        return [self._split_terms(ids, n_terms) for ids in batch.per_row(rows)]
+        terms = [self._split_terms(ids, n_terms) for ids in batch.per_row(rows)]
+        probabilities = [math.exp(value) if row[0] is not None else 0.0
+                         for value, row in zip(first_logp.tolist(), terms)]
+        return terms, probabilities
 
     @staticmethod
     def _split_terms(ids: list[int], n_terms: int) -> list[int | None]:
