@@ -28,9 +28,13 @@ RUN ?= runs/default-model
 train-default: $(STAMP)
 	test -f $(DATA)/summary.json || $(BIN)/nextterm data build --stripped $(OEIS)/stripped.gz --out $(DATA)
 	$(BIN)/nextterm train --config $(CONFIG) --data $(DATA) --out $(RUN)
-	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --tag model
-	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --tag hybrid
+	test -f runs/lookup-train.idx || $(BIN)/nextterm lookup --build --oeis $(OEIS) --allowed $(DATA)/train_ids.txt --index runs/lookup-train.idx
+	$(BIN)/python benchmarks/calibrate.py --model $(RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx
+	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag model
+	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag hybrid
 	$(BIN)/python scripts/ship_model.py $(RUN)/final_latest --results benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json
+	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/collect_results.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

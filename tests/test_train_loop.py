@@ -206,6 +206,9 @@ def test_sca_backbone_trains_and_predicts_like_the_qwen3_presets(data_dir, tmp_p
     assert result.tokens >= 3_000 and losses[-1] < losses[0]
     model = load_checkpoint(out / FINAL_LATEST)
     assert model.config.model_type == "seqcond"
-    [[(value, probability)]] = Engine(model).beam_next_term([[3, 5, 7, 9]], beam_width=1, top_k=1)
+    [(value, probability)] = Engine(model).greedy_next_term([[3, 5, 7, 9]])
     [candidates] = load_predictor("model", model=out / FINAL_LATEST).predict_batch([[3, 5, 7, 9]])
-    assert (candidates[0].value, candidates[0].confidence) == (value, pytest.approx(probability))
+    if value is None:  # a barely trained model may not finish a term within its budget
+        assert candidates == []
+    else:
+        assert (candidates[0].value, candidates[0].confidence) == (value, pytest.approx(probability))
