@@ -122,3 +122,10 @@ def test_cli_builds_and_looks_up(oeis_slice: Path, tmp_path: Path):
         capture_output=True, text=True, timeout=120,
     )
     assert missing.returncode == 1
+    predicted = subprocess.run(
+        command + ["predict", "--no-model", "--lookup-index", str(index_path), "5,8,13,21,34"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.splitlines()[0] == "55"
+    assert "A000045 Fibonacci numbers" in predicted.stdout
