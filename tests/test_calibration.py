@@ -4,6 +4,7 @@ import json
 import random
 
 import pytest
+from conftest import TINY_QWEN3
 
 from nextterm.calibration import (
     Calibration,
@@ -215,13 +216,7 @@ def test_load_predictor_finds_calibration_beside_the_model(tmp_path):
     model = create_model(
         "nextterm-1m",
         seed=0,
-        num_hidden_layers=1,
-        hidden_size=32,
-        intermediate_size=64,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
-        max_position_embeddings=64,
+        **TINY_QWEN3,
     )
     directory = save_checkpoint(model, tmp_path / "tiny")
     assert load_predictor("hybrid", model=directory, device="cpu").calibration is None

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import TINY_QWEN3
 
 
 def run(*args, stdin=None):
@@ -59,8 +60,7 @@ def test_model_checkpoint_answers_with_probabilities(tmp_path):
     from nextterm.models.checkpoint import save_checkpoint
     from nextterm.models.presets import create_model
 
-    model = create_model("nextterm-1m", num_hidden_layers=1, hidden_size=32, intermediate_size=64,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16)
+    model = create_model("nextterm-1m", **TINY_QWEN3)
     save_checkpoint(model, tmp_path / "tiny")
     result = run("predict", "--predictor", "model", "--model", str(tmp_path / "tiny"), "--json",
                  "3,1,4,1,5,9,2,6")

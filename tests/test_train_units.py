@@ -9,6 +9,7 @@ import random
 
 import numpy as np
 import pytest
+from conftest import TINY_QWEN3
 import torch
 
 from nextterm.train.checkpoints import (
@@ -23,21 +24,10 @@ from nextterm.train.metrics import MetricsLog, mfu, peak_flops
 from nextterm.train.optim import HybridOptimizer, split_parameters
 from nextterm.train.schedule import Schedule
 
-TINY = dict(
-    num_hidden_layers=1,
-    hidden_size=32,
-    intermediate_size=64,
-    num_attention_heads=2,
-    num_key_value_heads=1,
-    head_dim=16,
-    max_position_embeddings=64,
-)
-
-
 def tiny_model(**overrides):
     from nextterm.models.presets import create_model
 
-    return create_model("nextterm-1m", seed=0, **{**TINY, **overrides})
+    return create_model("nextterm-1m", seed=0, **{**TINY_QWEN3, **overrides})
 
 
 # -- schedule --------------------------------------------------------------------------------------

@@ -61,14 +61,15 @@ def _read_terms_text(arguments: list[str]) -> str:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from transformers.utils import logging as transformers_logging
-
     from nextterm.predict import load_predictor, predict
     from nextterm.sequences import parse_terms
 
-    transformers_logging.disable_progress_bar()  # the answer, not a weight-loading bar
     terms = parse_terms(_read_terms_text(args.terms))
     kind = "solvers" if args.no_model and args.predictor != "hybrid" else args.predictor
+    if not args.no_model:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # the answer, not a weight-loading bar
     predictor = load_predictor(
         kind,
         model=args.model,
