@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from nextterm.candidates import Candidate
+from nextterm.errors import NextTermError
 
 SOLVER = "solver"
 INTERPOLATION = "interpolation"
@@ -52,7 +53,7 @@ SMOOTHING = 2.0
 DEFAULT_BINS = 10
 
 
-class CalibrationError(ValueError):
+class CalibrationError(NextTermError):
     """A calibration file is missing, unreadable or of another format, or fitting data is bad."""
 
 

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from nextterm.candidates import Candidate
 from nextterm.data.oeis import read_names, read_stripped
+from nextterm.errors import NextTermError
 
 GRAM = 3
 """Consecutive terms hashed together in the index; queries need at least this many terms."""
@@ -54,7 +55,7 @@ _MASK = (1 << 63) - 1
 _ALIGN = 64
 
 
-class LookupIndexError(ValueError):
+class LookupIndexError(NextTermError):
     """The lookup index file is missing, unreadable or of another format."""
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from nextterm.calibration import Calibration
 from nextterm.candidates import Candidate
+from nextterm.errors import NextTermError
 from nextterm.sequences import validate_terms
 
 CALIBRATION_FILE = "calibration.json"
@@ -28,7 +29,7 @@ DEFAULT_MODEL_NAME = "nextterm-default"
 PREDICTOR_KINDS = ("solvers", "model", "model-beam", "hybrid")
 
 
-class PredictorError(ValueError):
+class PredictorError(NextTermError):
     """A predictor cannot be built as asked (unknown kind, missing model)."""
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from nextterm.errors import NextTermError
+
 MAX_TERMS = 20_000
 """Most terms accepted in one sequence (OEIS b-files rarely exceed 10,000)."""
 
@@ -35,7 +37,7 @@ _SEPARATORS = re.compile(r"[,\s]+")
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
-class SequenceError(ValueError):
+class SequenceError(NextTermError):
     """User-supplied sequence text or terms are not a valid integer sequence."""
 
 

@@ -7,11 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from nextterm.errors import NextTermError
+
 OEIS_FILES = ("stripped.gz", "names.gz")
 OEIS_URL = "https://oeis.org/{name}"
 
 
-class DataCommandError(ValueError):
+class DataCommandError(NextTermError):
     """A data command was given arguments it cannot use."""
 
 

@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from nextterm.errors import NextTermError
+
 _STRIPPED_LINE = re.compile(r"(A\d{6,}) ,((?:-?\d+,)*)")
 _NAMES_LINE = re.compile(r"(A\d{6,}) (.*)")
 _BFILE_LINE = re.compile(r"(-?\d+)\s+(-?\d+)")
 
 
-class OeisFormatError(ValueError):
+class OeisFormatError(NextTermError):
     """An OEIS file does not follow its documented format."""
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nextterm.errors import NextTermError
+
 MAGIC = b"NTPACKED"
 VERSION = 1
 HEADER_SIZE = 32
@@ -42,7 +44,7 @@ _FLUSH_TOKENS = 1 << 22
 _RANGE_MESSAGE = "token ids must be in 0..15 to be packed as nibbles"
 
 
-class PackedFormatError(ValueError):
+class PackedFormatError(NextTermError):
     """A file is not a valid packed token file, or tokens cannot be packed."""
 
 

@@ -25,6 +25,7 @@ import torch
 
 from nextterm.engine.grammar import CONTENT_IDS, START, TermGrammar
 from nextterm.engine.session import DecodeSession, open_session
+from nextterm.errors import NextTermError
 from nextterm.sequences import validate_terms
 from nextterm.tokenizer import BOS_ID, SEP_ID, STOP_IDS, VOCAB_SIZE, encode_terms, parse_term_ids
 
@@ -37,7 +38,7 @@ TERM_CAP_SLACK = 8
 """Tokens allowed beyond twice the longest recent term."""
 
 
-class EngineError(ValueError):
+class EngineError(NextTermError):
     """A request the engine cannot serve (bad prompt, no room in the context, bad parameters)."""
 
 

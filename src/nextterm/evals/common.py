@@ -17,11 +17,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from nextterm.candidates import Candidate
+from nextterm.errors import NextTermError
 from nextterm.predict import Predictor
 from nextterm.sequences import format_terms
 
 
-class EvalError(ValueError):
+class EvalError(NextTermError):
     """A benchmark cannot run: missing or malformed data, or a bad option."""
 
 

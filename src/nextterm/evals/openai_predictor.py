@@ -24,13 +24,14 @@ from typing import Any
 import httpx
 
 from nextterm.candidates import Candidate
+from nextterm.errors import NextTermError
 from nextterm.sequences import format_terms
 
 MAX_TOKENS_LIMIT = 192
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
-class EndpointError(ValueError):
+class EndpointError(NextTermError):
     """The endpoint cannot be reached or refused a request."""
 
 

@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from nextterm.errors import NextTermError
 from nextterm.tokenizer import PAD_ID, STOP_IDS, VOCAB_SIZE, save_hf_tokenizer
 
 META_FILE = "oeis_checkpoint_meta.json"
@@ -34,7 +35,7 @@ WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NextTermError):
     """A checkpoint directory is missing, corrupt, or not a NextTerm model."""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nextterm.errors import NextTermError
 from nextterm.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE
 
 CONTEXT_LENGTH = 4096
@@ -53,7 +54,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 :func:`make_config`."""
 
 
-class PresetError(ValueError):
+class PresetError(NextTermError):
     """An unknown preset name or an invalid override."""
 
 

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from nextterm.errors import NextTermError
+
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint_tokens_(\d{12,})$")
 BEST_VAL = "best_val"
 FINAL_LATEST = "final_latest"
@@ -174,7 +176,7 @@ class CheckpointManager:
         return path
 
 
-class ResumeError(ValueError):
+class ResumeError(NextTermError):
     """A run cannot be resumed from what is on disk."""
 
 

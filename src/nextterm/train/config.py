@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nextterm.errors import NextTermError
 
-class ConfigError(ValueError):
+
+class ConfigError(NextTermError):
     """A training config value or file is invalid."""
 
 

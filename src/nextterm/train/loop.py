@@ -25,6 +25,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from nextterm.errors import NextTermError
 from nextterm.train import distributed
 from nextterm.train.checkpoints import (
     BEST_VAL,
@@ -55,7 +56,7 @@ METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "loss.png"
 
 
-class TrainError(ValueError):
+class TrainError(NextTermError):
     """A training run cannot start with the given data, output directory or settings."""
 
 

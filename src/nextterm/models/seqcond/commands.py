@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 
+from nextterm.errors import NextTermError
 
-class GenerateCommandError(ValueError):
+
+class GenerateCommandError(NextTermError):
     """A model directory or option that ``nextterm generate`` cannot use."""
 
 

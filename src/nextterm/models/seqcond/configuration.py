@@ -13,8 +13,10 @@ from typing import ClassVar
 
 from transformers import PretrainedConfig
 
+from nextterm.errors import NextTermError
 
-class SeqCondConfigError(ValueError):
+
+class SeqCondConfigError(NextTermError):
     """A SeqCond configuration whose values do not fit together."""
 
 

@@ -23,6 +23,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import CausalLMOutput
 
+from nextterm.errors import NextTermError
 from nextterm.models.seqcond.configuration import SeqCondConfig
 from nextterm.models.seqcond.layers import (
     GatedRMSNorm,
@@ -35,7 +36,7 @@ from nextterm.models.seqcond.layers import (
 )
 
 
-class SeqCondInputError(ValueError):
+class SeqCondInputError(NextTermError):
     """Inputs the SeqCond model cannot take (left padding, empty prompts, bad shapes)."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nextterm.errors import NextTermError
 from nextterm.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE
 
 DIGIT_CONTEXT = 4096
@@ -76,7 +77,7 @@ SCA_PRESETS: dict[str, dict[str, Any]] = {
 SEQCOND_PRESETS: dict[str, dict[str, Any]] = {**SCA_PRESETS, "nautile-370m": NAUTILE_370M}
 
 
-class SeqCondPresetError(ValueError):
+class SeqCondPresetError(NextTermError):
     """An unknown SeqCond preset or an invalid override."""
 
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nextterm.errors import NextTermError
+
 PAD_ID = 0
 ID_OFFSET = 1
 IM_START, IM_END, THINK_START, THINK_END = "<|im_start|>", "<|im_end|>", "<|think_start|>", "<|think_end|>"
@@ -33,7 +35,7 @@ CL100K_PATTERN = (
 ROLES = ("system", "user", "assistant")
 
 
-class TokenizerFileError(ValueError):
+class TokenizerFileError(NextTermError):
     """No usable cl100k_base ranks file (missing, unreadable, wrong content, or offline)."""
 
 
