@@ -1,8 +1,9 @@
 """The ``nextterm`` command line: thin wrappers that parse arguments and call the library.
 
 ``nextterm predict`` lives here; every other room registers its own subcommands from its
-``commands`` module (listed in :data:`COMMAND_MODULES`). Errors the user caused (any
-``ValueError`` from the library) print ``error: <message>`` and exit with status 2.
+``commands`` module (listed in :data:`COMMAND_MODULES`). Errors the user caused
+(:class:`~nextterm.errors.NextTermError`) print ``error: <message>`` and exit with status 2; any
+other exception is a bug: one line says so and names the file its traceback went to (status 70).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from nextterm.candidates import Candidate
+from nextterm.errors import NextTermError, report_bug
 
 COMMAND_MODULES = (
     "nextterm.lookup_commands",
@@ -29,6 +31,7 @@ COMMAND_MODULES = (
 _TERMS_ARGUMENT = re.compile(r"-?[0-9][0-9,\s-]*")
 EXIT_NO_ANSWER = 1
 EXIT_USAGE = 2
+EXIT_BUG = 70  # EX_SOFTWARE of sysexits.h
 
 
 def _confidence_label(confidence: float) -> str:
@@ -190,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     try:
         return args.func(args)
-    except ValueError as error:
+    except NextTermError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -198,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as error:  # not the user's doing: say so, keep the traceback
+        print(report_bug(error), file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -7,3 +7,9 @@ decontamination), :mod:`~nextterm.data.augment` (transforms), :mod:`~nextterm.da
 :mod:`~nextterm.data.packed` (file format), :mod:`~nextterm.data.batches` (training batches),
 :mod:`~nextterm.data.build` (the whole pipeline), :mod:`~nextterm.data.commands` (CLI).
 """
+
+from nextterm.errors import NextTermError
+
+
+class DataError(NextTermError):
+    """Data settings that cannot work, or input text that is not sequence data."""

@@ -30,6 +30,8 @@ import random
 from dataclasses import dataclass, field
 from itertools import accumulate
 
+from nextterm.data import DataError
+
 Terms = list[int]
 
 
@@ -101,13 +103,13 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(PRESERVING) - set(REDUCING)
         if unknown:
-            raise ValueError(f"unknown augmentation(s) in weights: {', '.join(sorted(unknown))}")
+            raise DataError(f"unknown augmentation(s) in weights: {', '.join(sorted(unknown))}")
         if any(w < 0 for w in self.weights.values()) or not any(
             self.weights.get(name, 0) > 0 for name in PRESERVING + REDUCING
         ):
-            raise ValueError("augmentation weights must be >= 0 with at least one positive")
+            raise DataError("augmentation weights must be >= 0 with at least one positive")
         if self.copies < 0 or not 0 <= self.p_reduce <= 1 or self.min_terms < 2:
-            raise ValueError("copies >= 0, 0 <= p_reduce <= 1 and min_terms >= 2 are required")
+            raise DataError("copies >= 0, 0 <= p_reduce <= 1 and min_terms >= 2 are required")
         self._pools = {
             group: [name for name in group if self.weights.get(name, 0) > 0]
             for group in (PRESERVING, REDUCING)
@@ -143,7 +145,7 @@ def _apply(name: str, terms: Terms, rng: random.Random, config: AugmentConfig) -
             return terms[1:]
         start = 1 + rng.randint(0, spare)
         return sub_range(terms, start, rng.randint(config.min_terms, len(terms) - start))
-    raise ValueError(f"unknown augmentation {name!r}")
+    raise DataError(f"unknown augmentation {name!r}")
 
 
 def _pick(group: tuple[str, ...], rng: random.Random, config: AugmentConfig, exclude=()) -> str | None:

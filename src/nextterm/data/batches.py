@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from nextterm.data import DataError
 from nextterm.data.packed import PackedReader
 from nextterm.tokenizer import PAD_ID, SEP_ID
 
@@ -44,15 +45,15 @@ class TokenBatches:
         bucket_size: int = 4096,
     ) -> None:
         if context_len < 2:
-            raise ValueError(f"context_len must be at least 2, got {context_len}")
+            raise DataError(f"context_len must be at least 2, got {context_len}")
         if max_tokens < context_len:
-            raise ValueError(
+            raise DataError(
                 f"max_tokens ({max_tokens}) must be at least context_len ({context_len})"
             )
         if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is not valid for world_size {world_size}")
+            raise DataError(f"rank {rank} is not valid for world_size {world_size}")
         if bucket_size < 1:
-            raise ValueError(f"bucket_size must be positive, got {bucket_size}")
+            raise DataError(f"bucket_size must be positive, got {bucket_size}")
         self.reader = reader
         self.max_tokens = max_tokens
         self.context_len = context_len
@@ -68,7 +69,7 @@ class TokenBatches:
         self._plan_epoch = -1
         self._plan: list[np.ndarray] = []
         if self.batches_in_epoch == 0:
-            raise ValueError(
+            raise DataError(
                 f"{len(self.valid)} usable sequences make fewer batches than world_size={world_size}"
             )
 
@@ -153,10 +154,10 @@ class TokenBatches:
         current = self.state_dict()
         for key in ("seed", "world_size", "max_tokens", "context_len", "bucket_size", "num_sequences"):
             if key in state and int(state[key]) != current[key]:
-                raise ValueError(
+                raise DataError(
                     f"batch state was saved with {key}={state[key]}, this sampler has {current[key]}"
                 )
         epoch, step = int(state["epoch"]), int(state["step"])
         if epoch < 0 or not 0 <= step <= len(self._epoch_plan(epoch)):
-            raise ValueError(f"batch state position epoch={epoch} step={step} is out of range")
+            raise DataError(f"batch state position epoch={epoch} step={step} is out of range")
         self.epoch, self.step = epoch, step

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from nextterm.data import DataError
 from nextterm.data.augment import AugmentConfig, augment
 from nextterm.data.encode import encode_sequence, encode_text_ids, truncate_text
 from nextterm.data.oeis import bfile_path, extend_with_bfile, read_bfile, read_stripped
@@ -63,18 +64,18 @@ _SECTIONS = {"split": SplitConfig, "augment": AugmentConfig, "synthetic": Synthe
 
 
 def config_from_dict(values: dict) -> BuildConfig:
-    """A :class:`BuildConfig` from nested plain values; unknown keys raise ValueError."""
+    """A :class:`BuildConfig` from nested plain values; unknown keys raise :class:`~nextterm.data.DataError`."""
     known = {f.name for f in dataclasses.fields(BuildConfig)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"unknown build config key(s): {', '.join(sorted(unknown))}")
+        raise DataError(f"unknown build config key(s): {', '.join(sorted(unknown))}")
     kwargs = dict(values)
     for name, cls in _SECTIONS.items():
         if name in kwargs:
             section = kwargs[name]
             fields = {f.name for f in dataclasses.fields(cls)}
             if not isinstance(section, dict) or set(section) - fields:
-                raise ValueError(f"config section {name!r} must be an object with keys among: "
+                raise DataError(f"config section {name!r} must be an object with keys among: "
                                  f"{', '.join(sorted(fields))}")
             section = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
             kwargs[name] = cls(**section)
@@ -86,9 +87,9 @@ def load_config(path: str | Path) -> BuildConfig:
     try:
         values = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"cannot read build config {path}: {error}") from error
+        raise DataError(f"cannot read build config {path}: {error}") from error
     if not isinstance(values, dict):
-        raise ValueError(f"build config {path} must hold a JSON object")
+        raise DataError(f"build config {path} must hold a JSON object")
     return config_from_dict(values)
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nextterm.data import DataError
+
 TRAIN, VAL, HELDOUT = "train", "val", "heldout"
 _PRIME = np.uint64(0x100000001B3)
 _CHUNK_TERMS = 1 << 21
@@ -78,9 +80,9 @@ class SplitConfig:
         self.pinned_to_train = frozenset(self.pinned_to_train)
         if not (0 <= self.heldout_fraction and 0 <= self.val_fraction
                 and self.heldout_fraction + self.val_fraction < 1):
-            raise ValueError("split fractions must be >= 0 and sum to less than 1")
+            raise DataError("split fractions must be >= 0 and sum to less than 1")
         if self.min_terms < 2 or self.decontam_terms < 1 or self.heldout_min_terms < self.min_terms:
-            raise ValueError("min_terms >= 2, decontam_terms >= 1, heldout_min_terms >= min_terms")
+            raise DataError("min_terms >= 2, decontam_terms >= 1, heldout_min_terms >= min_terms")
 
 
 @dataclass

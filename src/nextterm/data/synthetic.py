@@ -21,6 +21,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from nextterm.data import DataError
+
 Terms = list[int]
 
 
@@ -42,13 +44,13 @@ class SyntheticConfig:
     def __post_init__(self) -> None:
         unknown = set(self.mix) - set(FAMILIES)
         if unknown:
-            raise ValueError(f"unknown synthetic family(ies): {', '.join(sorted(unknown))}")
+            raise DataError(f"unknown synthetic family(ies): {', '.join(sorted(unknown))}")
         if self.count < 0 or any(w < 0 for w in self.mix.values()) or (
             self.count and not any(w > 0 for w in self.mix.values())
         ):
-            raise ValueError("synthetic count >= 0 and mix weights >= 0 (one positive) are required")
+            raise DataError("synthetic count >= 0 and mix weights >= 0 (one positive) are required")
         if not 2 <= self.min_terms <= self.max_terms or self.max_term_digits < 1:
-            raise ValueError("need 2 <= min_terms <= max_terms and max_term_digits >= 1")
+            raise DataError("need 2 <= min_terms <= max_terms and max_term_digits >= 1")
 
 
 def polynomial(rng: random.Random, length: int, config: SyntheticConfig) -> Terms:

@@ -19,13 +19,15 @@ import re
 
 import torch
 
+from nextterm.errors import NextTermError
+
 _ATTENTION = re.compile(r"(^|\.)self_attn\.(q_proj|k_proj|q_norm|k_norm)\.(weight|bias)$")
 
 
 def split_half_permutation(head_dim: int) -> torch.Tensor:
     """Index ``perm`` with ``split_half[j] = interleaved[perm[j]]`` for one head of ``head_dim``."""
     if head_dim % 2:
-        raise ValueError(f"RoPE needs an even head_dim, got {head_dim}")
+        raise NextTermError(f"RoPE needs an even head_dim, got {head_dim}")
     return torch.cat([torch.arange(0, head_dim, 2), torch.arange(1, head_dim, 2)])
 
 
@@ -39,7 +41,7 @@ def interleaved_to_split_half(state_dict: dict[str, torch.Tensor], head_dim: int
             converted[name] = tensor
             continue
         if tensor.shape[0] % head_dim:
-            raise ValueError(f"{name} has {tensor.shape[0]} rows, not a multiple of head_dim {head_dim}")
+            raise NextTermError(f"{name} has {tensor.shape[0]} rows, not a multiple of head_dim {head_dim}")
         heads = tensor.reshape(tensor.shape[0] // head_dim, head_dim, *tensor.shape[1:])
         converted[name] = heads.index_select(1, perm.to(tensor.device)).reshape(tensor.shape).contiguous()
     return converted

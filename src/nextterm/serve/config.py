@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nextterm.errors import NextTermError
+
+
+class ServeConfigError(NextTermError):
+    """Server settings that cannot work."""
+
 
 @dataclass
 class ServeConfig:
@@ -41,10 +47,10 @@ class ServeConfig:
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_queue", "max_body_bytes", "max_n", "max_next_terms", "max_top_k", "beam_width"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ServeConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.timeout > 0:
-            raise ValueError(f"timeout must be positive, got {self.timeout}")
+            raise ServeConfigError(f"timeout must be positive, got {self.timeout}")
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be in 0..65535, got {self.port}")
+            raise ServeConfigError(f"port must be in 0..65535, got {self.port}")
         if self.api_key is not None and not self.api_key:
-            raise ValueError("api_key must not be empty")
+            raise ServeConfigError("api_key must not be empty")

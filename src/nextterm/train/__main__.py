@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nextterm.errors import NextTermError, report_bug
 from nextterm.train.commands import add_arguments, run
 
 
@@ -17,9 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except ValueError as error:
+    except NextTermError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # a bug, not the user's doing
+        print(report_bug(error), file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

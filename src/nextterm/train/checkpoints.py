@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from nextterm.errors import NextTermError
+from nextterm.train.config import ConfigError
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint_tokens_(\d{12,})$")
 BEST_VAL = "best_val"
@@ -96,7 +97,7 @@ class CheckpointManager:
 
     def __init__(self, out: str | Path, keep_last: int = 3) -> None:
         if keep_last <= 0:
-            raise ValueError(f"keep_last must be positive, got {keep_last}")
+            raise ConfigError(f"keep_last must be positive, got {keep_last}")
         self.out = Path(out)
         self.keep_last = keep_last
 

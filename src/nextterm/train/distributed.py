@@ -14,6 +14,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from nextterm.train.config import ConfigError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -39,7 +41,7 @@ def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
         preference = "cuda" if torch.cuda.is_available() else "cpu"
     if preference.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError("device cuda was asked for but torch sees no CUDA device")
+            raise ConfigError("device cuda was asked for but torch sees no CUDA device")
         if preference == "cuda":
             return torch.device("cuda", local_rank)
     return torch.device(preference)

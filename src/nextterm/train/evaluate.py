@@ -18,6 +18,7 @@ from torch import nn
 
 from nextterm.data.batches import IGNORE_INDEX, TokenBatches
 from nextterm.data.packed import PackedReader
+from nextterm.errors import NextTermError
 from nextterm.sequences import SequenceError, parse_terms, validate_terms
 from nextterm.tokenizer import encode_terms
 
@@ -110,7 +111,7 @@ def read_next_term_samples(path: str | Path, limit: int) -> list[NextTermSample]
     """The first ``limit`` usable items of a ``{"id", "prompt", "answer"}`` JSONL file.
 
     ``prompt`` is a list of terms (or their text), ``answer`` the next term. Items whose prompt
-    :func:`nextterm.sequences.validate_terms` rejects are skipped; malformed lines raise ValueError.
+    :func:`nextterm.sequences.validate_terms` rejects are skipped; malformed lines raise :class:`~nextterm.errors.NextTermError`.
     """
     samples: list[NextTermSample] = []
     with Path(path).open() as handle:
@@ -123,7 +124,7 @@ def read_next_term_samples(path: str | Path, limit: int) -> list[NextTermSample]
                 record = json.loads(line)
                 prompt, answer = _terms(record["prompt"]), int(record["answer"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, SequenceError) as error:
-                raise ValueError(f"{path}:{number}: not a prompt/answer record: {error}") from None
+                raise NextTermError(f"{path}:{number}: not a prompt/answer record: {error}") from None
             try:
                 validate_terms(prompt)
             except SequenceError:

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from nextterm.train.checkpoints import ResumeError
+
 
 @dataclass
 class ParamSplit:
@@ -112,7 +114,7 @@ class HybridOptimizer:
 
     def load_state_dict(self, states: list[dict[str, Any]]) -> None:
         if len(states) != len(self.optimizers):
-            raise ValueError(
+            raise ResumeError(
                 f"optimizer state has {len(states)} optimizers, this model needs {len(self.optimizers)}"
             )
         for optimizer, state in zip(self.optimizers, states, strict=True):

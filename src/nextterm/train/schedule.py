@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from nextterm.train.config import ConfigError
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -23,13 +25,13 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if self.total_tokens <= 0:
-            raise ValueError(f"total_tokens must be positive, got {self.total_tokens}")
+            raise ConfigError(f"total_tokens must be positive, got {self.total_tokens}")
         if self.warmup_tokens < 0 or self.cooldown_tokens < 0:
-            raise ValueError("warmup_tokens and cooldown_tokens must not be negative")
+            raise ConfigError("warmup_tokens and cooldown_tokens must not be negative")
         if self.warmup_tokens + self.cooldown_tokens > self.total_tokens:
-            raise ValueError("warmup_tokens + cooldown_tokens must not exceed total_tokens")
+            raise ConfigError("warmup_tokens + cooldown_tokens must not exceed total_tokens")
         if not 0.0 <= self.min_ratio <= 1.0:
-            raise ValueError(f"min_ratio must be in [0, 1], got {self.min_ratio}")
+            raise ConfigError(f"min_ratio must be in [0, 1], got {self.min_ratio}")
 
     @classmethod
     def from_fractions(
