@@ -6,18 +6,30 @@
 * :meth:`Engine.beam_next_term`: beam search over whole terms; returns the ``top_k`` integers with
   their probabilities under the model (product of the digit probabilities times the probability of
   stopping, i.e. of any of ``,`` EOS PAD). Distinct terms are disjoint events, so they sum to <= 1.
-* :meth:`Engine.generate_tokens`: raw token generation with temperature / top-p and stop ids and no
-  grammar (the HTTP server's path).
+* :meth:`Engine.generate`: raw token generation with no grammar (the HTTP server's path), each row
+  with its own :class:`Sampling` (token budget, temperature, top-p, stop ids, and a seed that gives
+  the row its own random generator, so a seeded row samples the same tokens whatever it is batched
+  with); a callback sees every step's tokens (streaming) and may end rows early (stop strings,
+  callers that went away). :meth:`Engine.generate_tokens` is the same with one setting for all rows.
 
 Rows finish independently and leave the batch (``session.select``), so a batch of short and long
 answers costs what its rows need. Inputs longer than the context are cut from the left at a term
-boundary, BOS kept first. Each term is at most ``max_term_tokens`` (192) tokens, separator
+boundary, BOS kept first; a sequence whose last term alone does not fit gets no model answer
+(``None`` / no candidates) rather than an error, so that callers such as the hybrid predictor can
+answer it by other means. Each term is at most ``max_term_tokens`` (192) tokens, separator
 included; a term that does not finish within it is ``None``.
+
+Decoding in a thread can be stopped from outside: inside :func:`cancel_when`, every decode step
+first checks the given condition and raises :class:`Cancelled` once it holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,13 +54,81 @@ class EngineError(NextTermError):
     """A request the engine cannot serve (bad prompt, no room in the context, bad parameters)."""
 
 
+class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error of the user
+    """Decoding stopped because the condition given to :func:`cancel_when` became true."""
+
+
+_cancellation = threading.local()
+
+
+@contextmanager
+def cancel_when(check: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, decoding in this thread raises :class:`Cancelled` at the next step once
+    ``check()`` is true (the server's callers timed out or went away)."""
+    previous = getattr(_cancellation, "check", None)
+    _cancellation.check = check
+    try:
+        yield
+    finally:
+        _cancellation.check = previous
+
+
+def _stop_if_cancelled() -> None:
+    check = getattr(_cancellation, "check", None)
+    if check is not None and check():
+        raise Cancelled("every caller of this batch has gone")
+
+
+def default_device() -> str:
+    """``cuda`` when torch sees a CUDA device, else ``cpu``: the device a model loads on by default."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def derive_seed(seed: int, index: int) -> int:
+    """A seed for the ``index``-th sampled row of a request seeded with ``seed`` (rows differ from
+    each other, and no two (seed, index) pairs share a stream as ``seed + index`` would)."""
+    digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How :meth:`Engine.generate` continues one prompt.
+
+    Attributes:
+        max_new_tokens: most tokens to generate (the stop id included).
+        temperature: 0 for greedy decoding; otherwise the softmax temperature (any positive value:
+            tiny ones are computed safely and tend to greedy).
+        top_p: nucleus mass in (0, 1]; the most probable token is always kept.
+        seed: seeds this row's own random generator; None draws from torch's global one.
+        stop_ids: the row ends after generating one of these ids.
+    """
+
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop_ids: frozenset[int] = frozenset(STOP_IDS)
+
+
 @dataclass(frozen=True)
 class Generation:
-    """Tokens generated for one prompt (the stop id included when ``finish_reason == "stop"``)."""
+    """Tokens generated for one prompt (the stop id included when ``finish_reason == "stop"``).
+
+    ``top_logprobs`` holds, per token, the ``(id, logprob)`` pairs of the most probable tokens at
+    that step when :meth:`Engine.generate` was asked for them (else it is empty).
+    """
 
     token_ids: list[int]
     logprobs: list[float]
-    finish_reason: str  # "stop" | "length"
+    finish_reason: str  # "stop" | "length" | "cancelled" (ended by the step callback)
+    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
+
+
+StepCallback = Callable[[list[int], list[int], list[float], list[list[tuple[int, float]]]], Iterable[int]]
+"""``on_step(rows, tokens, logprobs, top_logprobs)`` of :meth:`Engine.generate`: after each step,
+the prompt indices still decoding, the token each generated, its log-probability and its top
+alternatives (empty lists unless asked for); returns the prompt indices to end now."""
 
 
 @dataclass
@@ -78,6 +158,48 @@ def _terms(sequence) -> list[int]:
     if isinstance(sequence, (list, tuple)) and len(sequence) == 0:
         return []
     return validate_terms(sequence)
+
+
+def context_groups(lengths: Sequence[int], budgets: Sequence[int], max_context: int) -> list[list[int]]:
+    """Indices of prompts (``lengths`` tokens, ``budgets`` new tokens each) in groups that decode
+    together: rows are left-padded to the group's longest prompt and step as long as its largest
+    budget, so a group is formed only where every prompt plus that budget fits the context."""
+    groups: list[list[int]] = []
+    group_budgets: list[int] = []
+    for index in sorted(range(len(lengths)), key=lambda i: -budgets[i]):
+        for group, budget in zip(groups, group_budgets):
+            if lengths[index] + budget <= max_context:
+                group.append(index)
+                break
+        else:
+            groups.append([index])
+            group_budgets.append(budgets[index])
+    return groups
+
+
+def _choose_tokens(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor,
+                   generators: list[torch.Generator | None]) -> torch.Tensor:
+    """Next token of each row: argmax where ``temperature`` is 0, else a nucleus sample.
+
+    Sampling works in float64 on logits shifted so that their maximum is 0: the best token's
+    scaled logit is exactly 0 for any positive temperature, so no temperature gives inf or nan.
+    Each sampled row draws one uniform number from its own generator (or the global one).
+    """
+    tokens = logits.argmax(-1)
+    sampled = torch.nonzero(temperature > 0).flatten()
+    if len(sampled) == 0:
+        return tokens
+    rows = logits.index_select(0, sampled).double()
+    scaled = (rows - rows.max(-1, keepdim=True).values) / temperature[sampled].unsqueeze(1)
+    sorted_probs, order = torch.softmax(scaled, -1).sort(-1, descending=True)
+    drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p[sampled].unsqueeze(1)
+    drop[:, 0] = False  # the smallest prefix whose mass reaches top_p: the best token always stays
+    cdf = sorted_probs.masked_fill(drop, 0.0).cumsum(-1)
+    draws = [torch.rand((), dtype=torch.float64, generator=generators[row]) for row in sampled.tolist()]
+    uniform = 1.0 - torch.stack(draws).to(logits.device)  # in (0, 1]: never picks a zero-mass token
+    pick = torch.searchsorted(cdf, (uniform * cdf[:, -1]).unsqueeze(1)).clamp_(max=cdf.shape[1] - 1)
+    tokens[sampled] = order.gather(1, pick).squeeze(1)
+    return tokens
 
 
 def fit_prompt(ids: list[int], limit: int) -> list[int]:
@@ -116,10 +238,11 @@ class Engine:
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None, dtype=None,
                         subfolder: str | None = None) -> "Engine":
-        """An engine over :func:`nextterm.models.checkpoint.load_checkpoint` of ``path``."""
+        """An engine over :func:`nextterm.models.checkpoint.load_checkpoint` of ``path``, on ``device``
+        (default: :func:`default_device`)."""
         from nextterm.models.checkpoint import load_checkpoint
 
-        model = load_checkpoint(path, subfolder=subfolder, device=str(device or "cpu"), dtype=dtype)
+        model = load_checkpoint(path, subfolder=subfolder, device=str(device or default_device()), dtype=dtype)
         return cls(model)
 
     def session(self) -> DecodeSession:
@@ -127,11 +250,20 @@ class Engine:
         length = self.max_context if self.static_cache else None
         return open_session(self.model, static_length=length, compile=self.compile)
 
-    def _prompts(self, sequences: list[list[int]], reserve: int) -> list[list[int]]:
+    def _prompts(self, sequences: list[list[int]], reserve: int) -> tuple[list[list[int]], list[int]]:
+        """Prompts of the sequences that fit the context less ``reserve``, and their indices."""
         if isinstance(sequences, (str, bytes)) or not isinstance(sequences, (list, tuple)):
             raise EngineError("sequences must be a list of integer lists")
         limit = self.max_context - reserve
-        return [fit_prompt(encode_terms(_terms(sequence)), limit) for sequence in sequences]
+        prompts, fitting = [], []
+        for index, sequence in enumerate(sequences):
+            ids = encode_terms(_terms(sequence))
+            try:
+                prompts.append(fit_prompt(ids, limit))
+            except EngineError:  # its last term alone fills the context: no model answer
+                continue
+            fitting.append(index)
+        return prompts, fitting
 
     def _term_caps(self, sequences: list[list[int]]) -> torch.Tensor:
         """Per-row token budget of one new term: twice the longest of the last terms plus slack.
@@ -150,7 +282,8 @@ class Engine:
 
     def next_terms(self, sequences: list[list[int]], n_terms: int = 1) -> list[list[int | None]]:
         """Greedy continuation: for each sequence its next ``n_terms`` terms (None where the model
-        did not finish a term within ``max_term_tokens`` or the context)."""
+        did not finish a term within ``max_term_tokens`` or the context, or the sequence's last
+        term does not fit the context)."""
         return self._greedy(sequences, n_terms)[0]
 
     def greedy_next_term(self, sequences: list[list[int]]) -> list[tuple[int | None, float]]:
@@ -163,10 +296,18 @@ class Engine:
     def _greedy(self, sequences: list[list[int]], n_terms: int) -> tuple[list[list[int | None]], list[float]]:
         if n_terms < 1:
             raise EngineError(f"n_terms must be at least 1, got {n_terms}")
-        if not sequences:
-            return [], []
+        terms: list[list[int | None]] = [[None] * n_terms for _ in sequences]
+        probabilities = [0.0] * len(sequences)
         reserve = min(n_terms * self.max_term_tokens, self.max_context // 4)
-        prompts = self._prompts(sequences, reserve)
+        prompts, fitting = self._prompts(sequences, reserve)
+        if fitting:
+            found, found_probabilities = self._greedy_rows(prompts, [sequences[i] for i in fitting], n_terms)
+            for index, row, probability in zip(fitting, found, found_probabilities):
+                terms[index], probabilities[index] = row, probability
+        return terms, probabilities
+
+    def _greedy_rows(self, prompts: list[list[int]], sequences: list[list[int]],
+                     n_terms: int) -> tuple[list[list[int | None]], list[float]]:
         grammar, session = self.grammar, self.session()
         logits = session.prefill(prompts)
         rows = len(prompts)
@@ -179,6 +320,7 @@ class Engine:
         first_logp = torch.zeros(rows, dtype=torch.float64, device=self.device)
         stop_ids = list(STOP_IDS)
         for _ in range(n_terms * self.max_term_tokens):
+            _stop_if_cancelled()
             tokens = logits.masked_fill(~grammar.allowed[state], -math.inf).argmax(-1)
             logp = torch.log_softmax(logits.double(), -1)
             step_logp = torch.where(grammar.is_stop[tokens], torch.logsumexp(logp[:, stop_ids], -1),
@@ -224,12 +366,19 @@ class Engine:
     def beam_next_term(self, sequences: list[list[int]], beam_width: int = 8,
                        top_k: int = 5) -> list[list[tuple[int, float]]]:
         """Beam search over whole next terms: per sequence, up to ``top_k`` ``(term, probability)``
-        pairs, most probable first."""
+        pairs, most probable first (none for a sequence whose last term does not fit the context)."""
         if beam_width < 1 or top_k < 1:
             raise EngineError(f"beam_width and top_k must be at least 1, got {beam_width}, {top_k}")
-        if not sequences:
-            return []
-        prompts = self._prompts(sequences, min(self.max_term_tokens, self.max_context // 4))
+        results: list[list[tuple[int, float]]] = [[] for _ in sequences]
+        prompts, fitting = self._prompts(sequences, min(self.max_term_tokens, self.max_context // 4))
+        if fitting:
+            found = self._beam_rows(prompts, [sequences[i] for i in fitting], beam_width, top_k)
+            for index, options in zip(fitting, found):
+                results[index] = options
+        return results
+
+    def _beam_rows(self, prompts: list[list[int]], sequences: list[list[int]], beam_width: int,
+                   top_k: int) -> list[list[tuple[int, float]]]:
         caps = self._term_caps(sequences).unsqueeze(1)
         max_length = min(int(caps.max()), self.max_context - max(len(p) for p in prompts))
         grammar, session, width = self.grammar, self.session(), beam_width
@@ -245,6 +394,7 @@ class Engine:
         found: list[list[tuple[float, list[int]]]] = [[] for _ in range(rows)]
         base = (torch.arange(rows, device=self.device) * width).unsqueeze(1)
         for length in range(max_length):
+            _stop_if_cancelled()
             logp = torch.log_softmax(logits.double(), -1).view(rows, width, VOCAB_SIZE)
             stop = score + torch.logsumexp(logp[..., list(STOP_IDS)], -1)
             stop = stop.masked_fill(~grammar.can_stop[state], -math.inf)
@@ -289,65 +439,118 @@ class Engine:
         bar = torch.tensor(bars, dtype=score.dtype, device=score.device)
         return (score.max(-1).values <= bar).unsqueeze(-1)
 
-    @torch.inference_mode()
     def generate_tokens(self, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0,
-                        top_p: float = 1.0, stop_ids=STOP_IDS, seed: int | None = None) -> list[Generation]:
-        """Raw generation for token-id prompts: greedy when ``temperature == 0``, else sampling with
-        nucleus ``top_p``. ``logprobs`` are the model's log-probabilities (temperature 1) of the chosen
-        tokens. Prompts are cut from the left at a separator to leave room for ``max_new_tokens``."""
-        if not 1 <= max_new_tokens < self.max_context:
-            raise EngineError(f"max_new_tokens must be between 1 and {self.max_context - 1}, got {max_new_tokens}")
-        if temperature < 0 or not 0 < top_p <= 1:
-            raise EngineError(f"need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
-        if not prompts:
-            return []
+                        top_p: float = 1.0, stop_ids: Iterable[int] = STOP_IDS,
+                        seed: int | None = None) -> list[Generation]:
+        """:meth:`generate` with one setting for every prompt; with a ``seed``, row ``i`` samples
+        from its own generator seeded with :func:`derive_seed` ``(seed, i)``."""
+        stops = frozenset(stop_ids)
+        settings = [
+            Sampling(max_new_tokens, temperature, top_p, None if seed is None else derive_seed(seed, row), stops)
+            for row in range(len(prompts))
+        ]
+        return self.generate(prompts, settings)
+
+    def _check_generation(self, prompts: list[list[int]], settings: Sequence[Sampling], top_logprobs: int) -> None:
+        if len(settings) != len(prompts):
+            raise EngineError(f"{len(prompts)} prompts but {len(settings)} sampling settings")
+        if not 0 <= top_logprobs <= VOCAB_SIZE:
+            raise EngineError(f"top_logprobs must be between 0 and {VOCAB_SIZE}, got {top_logprobs}")
         for prompt in prompts:
             if not prompt or any(not isinstance(t, int) or not 0 <= t < VOCAB_SIZE for t in prompt):
                 raise EngineError(f"a prompt must be a non-empty list of token ids 0..{VOCAB_SIZE - 1}")
-        prompts = [fit_prompt(list(prompt), self.max_context - max_new_tokens) for prompt in prompts]
-        stops = torch.tensor(sorted(set(stop_ids)), dtype=torch.long, device=self.device)
-        generator = None
-        if seed is not None and temperature > 0:
-            generator = torch.Generator(device=self.device).manual_seed(seed)
+        for setting in settings:
+            if not 1 <= setting.max_new_tokens < self.max_context:
+                raise EngineError(f"max_new_tokens must be between 1 and {self.max_context - 1}, "
+                                  f"got {setting.max_new_tokens}")
+            if not (math.isfinite(setting.temperature) and setting.temperature >= 0 and 0 < setting.top_p <= 1):
+                raise EngineError(f"need a finite temperature >= 0 and 0 < top_p <= 1, "
+                                  f"got {setting.temperature}, {setting.top_p}")
+            if any(not 0 <= token < VOCAB_SIZE for token in setting.stop_ids):
+                raise EngineError(f"stop ids must be token ids 0..{VOCAB_SIZE - 1}")
+
+    @torch.inference_mode()
+    def generate(self, prompts: list[list[int]], settings: Sequence[Sampling], top_logprobs: int = 0,
+                 on_step: StepCallback | None = None) -> list[Generation]:
+        """Raw generation for token-id prompts, each row by its own :class:`Sampling`.
+
+        ``logprobs`` are the model's log-probabilities (temperature 1) of the chosen tokens;
+        ``top_logprobs`` > 0 also records that many most probable tokens per step. Each prompt is
+        cut from the left at a separator to leave room for its ``max_new_tokens``; prompts that
+        cannot share padded positions within the context decode in separate groups
+        (:func:`context_groups`). ``on_step`` (see :data:`StepCallback`) sees every step and may
+        end rows, which then finish with ``"cancelled"``.
+        """
+        self._check_generation(prompts, settings, top_logprobs)
+        fitted = [fit_prompt(list(prompt), self.max_context - setting.max_new_tokens)
+                  for prompt, setting in zip(prompts, settings)]
+        results: list[Generation | None] = [None] * len(prompts)
+        budgets = [setting.max_new_tokens for setting in settings]
+        for group in context_groups([len(prompt) for prompt in fitted], budgets, self.max_context):
+            generations = self._generate_group([fitted[i] for i in group], [settings[i] for i in group],
+                                               group, top_logprobs, on_step)
+            for index, generation in zip(group, generations):
+                results[index] = generation
+        return results  # type: ignore[return-value]
+
+    def _generate_group(self, prompts: list[list[int]], settings: list[Sampling], names: list[int],
+                        top_logprobs: int, on_step: StepCallback | None) -> list[Generation]:
+        """One padded batch; ``names`` are the rows' indices as the caller knows them."""
+        device, rows = self.device, len(prompts)
+        temperature = torch.tensor([s.temperature for s in settings], dtype=torch.float64, device=device)
+        top_p = torch.tensor([s.top_p for s in settings], dtype=torch.float64, device=device)
+        generators = [None if s.seed is None or s.temperature == 0 else torch.Generator().manual_seed(s.seed)
+                      for s in settings]
+        stop_table = torch.zeros((rows, VOCAB_SIZE), dtype=torch.bool, device=device)
+        for row, setting in enumerate(settings):
+            stop_table[row, sorted(setting.stop_ids)] = True
+        limits = [s.max_new_tokens for s in settings]
+        tokens_of: list[list[int]] = [[] for _ in range(rows)]
+        logprobs_of: list[list[float]] = [[] for _ in range(rows)]
+        tops_of: list[list[list[tuple[int, float]]]] = [[] for _ in range(rows)]
+        reasons = ["length"] * rows
+        live = list(range(rows))  # group rows still decoding, in session order
         session = self.session()
         logits = session.prefill(prompts)
-        rows = len(prompts)
-        batch = _Batch(owners=torch.arange(rows, device=self.device))
-        scores = _Batch(owners=batch.owners)
-        stopped_rows = torch.zeros(rows, dtype=torch.bool, device=self.device)
-        for step in range(max_new_tokens):
+        for step in range(max(limits)):
+            _stop_if_cancelled()
             logp = torch.log_softmax(logits.float(), -1)
-            if temperature == 0:
-                tokens = logp.argmax(-1)
-            else:
-                tokens = _sample(logits.float() / temperature, top_p, generator)
-            batch.record(tokens)
-            scores.owners = batch.owners
-            scores.record(logp.gather(1, tokens.unsqueeze(1)).squeeze(1))
-            stopped = torch.isin(tokens, stops)
-            if bool(stopped.any()):
-                stopped_rows[batch.owners[stopped]] = True
-                keep = torch.nonzero(~stopped).flatten()
-                if len(keep) == 0 or step == max_new_tokens - 1:
+            index = torch.tensor(live, device=device)
+            tokens = _choose_tokens(logits, temperature[index], top_p[index], [generators[r] for r in live])
+            chosen = logp.gather(1, tokens.unsqueeze(1)).squeeze(1).tolist()
+            stopped = stop_table[index, tokens].tolist()
+            token_list = tokens.tolist()
+            tops: list[list[tuple[int, float]]] = [[] for _ in live]
+            if top_logprobs:
+                values, ids = logp.topk(top_logprobs, -1)
+                tops = [list(zip(i, v)) for i, v in zip(ids.tolist(), values.tolist())]
+            ended: set[int] = set()
+            for position, row in enumerate(live):
+                tokens_of[row].append(token_list[position])
+                logprobs_of[row].append(chosen[position])
+                if top_logprobs:
+                    tops_of[row].append(tops[position])
+                if stopped[position]:
+                    reasons[row] = "stop"
+                    ended.add(row)
+                elif step + 1 >= limits[row]:
+                    ended.add(row)
+            if on_step is not None:
+                by_name = {name: row for row, name in enumerate(names)}
+                for name in on_step([names[row] for row in live], token_list, chosen, tops):
+                    row = by_name[name]
+                    if row in live and row not in ended:
+                        reasons[row] = "cancelled"
+                        ended.add(row)
+            if ended:
+                keep = [position for position, row in enumerate(live) if row not in ended]
+                if not keep:
                     break
-                session.select(keep)
-                batch.owners, tokens = batch.owners[keep], tokens[keep]
-            elif step == max_new_tokens - 1:
-                break
+                live = [live[position] for position in keep]
+                session.select(torch.tensor(keep, device=device))
+                tokens = tokens[keep]
             logits = session.step(tokens)
-        stopped_list = stopped_rows.tolist()
         return [
-            Generation(ids, values, "stop" if stopped_list[row] else "length")
-            for row, (ids, values) in enumerate(zip(batch.per_row(rows), scores.per_row(rows)))
+            Generation(tokens_of[row], logprobs_of[row], reasons[row], tops_of[row])
+            for row in range(rows)
         ]
-
-
-def _sample(logits: torch.Tensor, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
-    probs = torch.softmax(logits, -1)
-    if top_p < 1:
-        sorted_probs, order = probs.sort(-1, descending=True)
-        # keep the smallest prefix whose mass reaches top_p (the first token always stays)
-        drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
-        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
