@@ -3,16 +3,19 @@
 A checkpoint directory (as in the NextTerm-440M-Checkpoints card) holds:
 
 * ``config.json`` and ``model.safetensors`` (``save_pretrained``),
-* ``generation_config.json``: greedy, stop on ids ``[11, 13, 14]``, pad 14,
-* the tokenizer files of :func:`nextterm.tokenizer.save_hf_tokenizer`,
+* ``generation_config.json``: greedy, stop on ids ``[11, 13, 14]``, pad 14 (SeqCond text models:
+  the card's sampling, stop on ``<|im_end|>`` 100279, pad 0),
+* the tokenizer that matches the model's vocabulary: the 16-token digit tokenizer of
+  :func:`nextterm.tokenizer.save_hf_tokenizer` (``vocab_size`` 16), or the Nautile text tokenizer of
+  :mod:`nextterm.models.seqcond.text_tokenizer` (SeqCond models with ``vocab_size`` >= 100,282),
 * ``oeis_checkpoint_meta.json``: tokens trained, source checkpoint, conversion details, ... .
 
 It loads with plain ``AutoModelForCausalLM.from_pretrained(dir)`` and
 ``AutoTokenizer.from_pretrained(dir)``. Saving is atomic: files are written and fsynced in a
 temporary directory beside the target, which is then renamed into place (an existing directory is
 replaced only once the new one is complete). Loading checks the files first and turns every
-problem (missing or truncated files, wrong vocabulary, missing weights) into a
-:class:`CheckpointError` with a one-line message.
+problem (missing or truncated files, wrong vocabulary, a tokenizer that does not match the model,
+missing weights) into a :class:`CheckpointError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -27,12 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from nextterm.errors import NextTermError
+from nextterm.models.seqcond import text_vocab
 from nextterm.tokenizer import PAD_ID, STOP_IDS, VOCAB_SIZE, save_hf_tokenizer
 
 META_FILE = "oeis_checkpoint_meta.json"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
+TOKENIZER_FILE = "tokenizer.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+DIGIT, TEXT = "digit", "text"
+"""The two vocabularies a checkpoint can use: the 16-token digit one, or the Nautile text one."""
+TOKENIZER_NAMES = {
+    DIGIT: "16-token digit tokenizer",
+    TEXT: f"Nautile text tokenizer (cl100k_base + 4 chat specials, {text_vocab.TEXT_VOCAB_IDS:,} ids)",
+}
 
 
 class CheckpointError(NextTermError):
@@ -56,9 +67,23 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _generation_config():
+def _generation_config(vocabulary: str):
     from transformers import GenerationConfig
 
+    if vocabulary == TEXT:
+        from nextterm.models.seqcond.generation import SamplingConfig
+
+        card = SamplingConfig()
+        return GenerationConfig(
+            do_sample=True,
+            temperature=card.temperature,
+            top_p=card.top_p,
+            top_k=card.top_k,
+            repetition_penalty=card.repetition_penalty,
+            eos_token_id=text_vocab.EOS_ID,
+            pad_token_id=text_vocab.PAD_ID,
+            max_new_tokens=card.max_new_tokens,
+        )
     return GenerationConfig(
         do_sample=False,
         eos_token_id=list(STOP_IDS),
@@ -67,14 +92,94 @@ def _generation_config():
     )
 
 
-def save_checkpoint(model, directory: str | Path, meta: dict[str, Any] | None = None) -> Path:
+def model_vocabulary(config: dict[str, Any]) -> str | None:
+    """:data:`DIGIT`, :data:`TEXT` (a SeqCond model over the Nautile ids) or None, from a config dict."""
+    vocab = config.get("vocab_size", config.get("text_config", {}).get("vocab_size"))
+    if vocab == VOCAB_SIZE:
+        return DIGIT
+    if config.get("model_type") == "seqcond" and isinstance(vocab, int) and vocab >= text_vocab.TEXT_VOCAB_IDS:
+        return TEXT
+    return None
+
+
+def tokenizer_vocabulary(directory: str | Path) -> str | None:
+    """:data:`DIGIT` or :data:`TEXT` for the ``tokenizer.json`` in ``directory``; None if it has none."""
+    path = Path(directory) / TOKENIZER_FILE
+    if not path.is_file():
+        return None
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        added = {token["content"]: token["id"] for token in spec.get("added_tokens", [])}
+        ids = {*spec["model"]["vocab"].values(), *added.values()}
+        model_type = spec["model"].get("type")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from error
+    except (KeyError, TypeError, AttributeError) as error:
+        raise CheckpointError(f"{path} is not a tokenizers file ({type(error).__name__}: {error})") from error
+    size = max(ids, default=-1) + 1
+    if model_type == "WordLevel" and size == VOCAB_SIZE:
+        return DIGIT
+    if size == text_vocab.TEXT_VOCAB_IDS and all(added.get(t) == i for t, i in text_vocab.SPECIAL_IDS.items()):
+        return TEXT
+    raise CheckpointError(
+        f"{path} is neither the {TOKENIZER_NAMES[DIGIT]} nor the {TOKENIZER_NAMES[TEXT]} ({size} ids)"
+    )
+
+
+def check_tokenizer(directory: str | Path, vocabulary: str) -> None:
+    """Raise :class:`CheckpointError` when ``directory`` holds a tokenizer of another vocabulary."""
+    found = tokenizer_vocabulary(directory)
+    if found is not None and found != vocabulary:
+        raise CheckpointError(
+            f"{directory} holds a {vocabulary}-vocabulary model but the {TOKENIZER_NAMES[found]} "
+            f"({TOKENIZER_FILE}): AutoTokenizer would load the wrong tokenizer; re-save it with save_checkpoint"
+        )
+
+
+def _text_tokenizer(model, tokenizer):
+    """``tokenizer`` checked to be the Nautile one, or one built from the default cl100k_base ranks."""
+    from nextterm.models.seqcond.text_tokenizer import SeqCondTextTokenizer, TokenizerFileError
+
+    if tokenizer is None:
+        try:
+            return SeqCondTextTokenizer.from_ranks(model_max_length=model.config.max_position_embeddings)
+        except TokenizerFileError as error:
+            raise CheckpointError(
+                f"cannot write the text tokenizer of this SeqCond model: {error}; or pass "
+                "tokenizer=SeqCondTextTokenizer.from_ranks(PATH) to save_checkpoint"
+            ) from error
+    eos = tokenizer.convert_tokens_to_ids(text_vocab.IM_END)
+    if len(tokenizer) != text_vocab.TEXT_VOCAB_IDS or eos != text_vocab.EOS_ID:
+        raise CheckpointError(
+            f"the tokenizer passed ({len(tokenizer):,} ids) is not the {TOKENIZER_NAMES[TEXT]} this model needs"
+        )
+    return tokenizer
+
+
+def save_checkpoint(model, directory: str | Path, meta: dict[str, Any] | None = None, tokenizer=None) -> Path:
     """Write ``model`` as a checkpoint directory at ``directory`` atomically; returns its path.
 
     ``meta`` (JSON-serialisable) goes into ``oeis_checkpoint_meta.json`` together with the
-    architecture and parameter count.
+    architecture and parameter count. The tokenizer written matches the model: the digit tokenizer
+    for ``vocab_size`` 16; for a SeqCond text model, ``tokenizer`` (a
+    :class:`~nextterm.models.seqcond.text_tokenizer.SeqCondTextTokenizer`) or, when None, one built
+    from the cl100k_base ranks found by default (``$NEXTTERM_TIKTOKEN_FILE`` or tiktoken's cache).
     """
     from nextterm.models.presets import count_parameters
 
+    vocabulary = model_vocabulary(model.config.to_dict())
+    if vocabulary is None:
+        raise CheckpointError(
+            f"model vocab_size {model.config.vocab_size} matches no NextTerm tokenizer: 16 (digits) or, for "
+            f"SeqCond, at least {text_vocab.TEXT_VOCAB_IDS:,} (Nautile text)"
+        )
+    if vocabulary == DIGIT and tokenizer is not None:
+        raise CheckpointError(
+            f"the model uses the 16-token digit vocabulary; the tokenizer passed ({len(tokenizer):,} ids) does "
+            "not match it (save_checkpoint writes the digit tokenizer itself)"
+        )
+    if vocabulary == TEXT:
+        tokenizer = _text_tokenizer(model, tokenizer)
     target = Path(directory).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     record = {
@@ -90,8 +195,11 @@ def save_checkpoint(model, directory: str | Path, meta: dict[str, Any] | None = 
     temporary = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         model.save_pretrained(temporary)
-        _generation_config().save_pretrained(temporary)
-        save_hf_tokenizer(temporary, model_max_length=model.config.max_position_embeddings)
+        _generation_config(vocabulary).save_pretrained(temporary)
+        if vocabulary == DIGIT:
+            save_hf_tokenizer(temporary, model_max_length=model.config.max_position_embeddings)
+        else:
+            tokenizer.save_pretrained(temporary)
         (temporary / META_FILE).write_text(meta_text)
         _fsync_tree(temporary)
         if target.exists():
@@ -129,8 +237,12 @@ def resolve_checkpoint(path_or_hub_id: str | Path, subfolder: str | None = None)
     return directory
 
 
-def read_config(directory: str | Path) -> dict[str, Any]:
-    """The parsed ``config.json`` of a checkpoint directory, checked for the 16-token vocabulary."""
+def read_config(directory: str | Path, vocabulary: str | None = DIGIT) -> dict[str, Any]:
+    """The parsed ``config.json`` of a checkpoint directory, checked for ``vocabulary``.
+
+    ``vocabulary``: :data:`DIGIT` (the default: what the engine, training and serving need),
+    :data:`TEXT`, or None for either.
+    """
     path = Path(directory) / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{path.parent} has no config.json: not a checkpoint directory")
@@ -141,10 +253,14 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict) or "model_type" not in config:
         raise CheckpointError(f"{path} has no model_type: not a transformers config")
     vocab = config.get("vocab_size", config.get("text_config", {}).get("vocab_size"))
-    if vocab != VOCAB_SIZE:
+    found = model_vocabulary(config)
+    if found is None or (vocabulary == DIGIT and found == TEXT):
+        kind = "a SeqCond text model" if found == TEXT else "not a NextTerm model"
         raise CheckpointError(
-            f"{path} has vocab_size {vocab}; NextTerm models use the {VOCAB_SIZE}-token digit vocabulary"
+            f"{path} has vocab_size {vocab} ({kind}); NextTerm models use the {VOCAB_SIZE}-token digit vocabulary"
         )
+    if vocabulary == TEXT and found != TEXT:
+        raise CheckpointError(f"{path} has vocab_size {vocab}: a digit-vocabulary model, not a SeqCond text model")
     return config
 
 
@@ -225,17 +341,21 @@ def load_checkpoint(
     subfolder: str | None = None,
     device: str = "cpu",
     dtype=None,
+    vocabulary: str | None = DIGIT,
 ):
     """Load a checkpoint as a ``PreTrainedModel`` in eval mode on ``device``.
 
     ``path_or_hub_id``: a local checkpoint directory, a directory with ``subfolder`` (the card's
     ``checkpoints/<name>``), or a Hugging Face hub id (downloaded with ``huggingface_hub``).
     ``dtype``: a ``torch.dtype`` or None for the dtype stored in the checkpoint.
+    ``vocabulary``: the model vocabulary required (see :func:`read_config`); the directory's
+    tokenizer must match the model's.
     """
     from transformers import AutoModelForCausalLM
 
     directory = resolve_checkpoint(path_or_hub_id, subfolder)
-    config = read_config(directory)
+    config = read_config(directory, vocabulary)
+    check_tokenizer(directory, model_vocabulary(config))
     _check_weights(directory)
     _ensure_registered(config["model_type"])
     try:

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     create.add_argument("--out", required=True, help="checkpoint directory to write")
     create.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
     create.set_defaults(func=_create)
-    info = actions.add_parser("info", help="print parameters, config and meta of a checkpoint")
+    info = actions.add_parser("info", help="print parameters, tokenizer, config and meta of a checkpoint")
     info.add_argument("dir", help="checkpoint directory")
     info.add_argument("--subfolder", default=None, help="subfolder of DIR holding the checkpoint")
     info.set_defaults(func=_info)
@@ -74,14 +74,30 @@ def _info(args: argparse.Namespace) -> int:
     from nextterm.models.checkpoint import read_config, read_meta, resolve_checkpoint, weight_shapes
 
     directory = resolve_checkpoint(args.dir, args.subfolder)
-    config = read_config(directory)
+    config = read_config(directory, vocabulary=None)
     shapes = weight_shapes(directory)
     parameters = sum(_product(shape) for shape in shapes.values())
     print(f"checkpoint: {directory}")
     print(f"parameters: {parameters:,} in {len(shapes)} tensors")
+    print(f"tokenizer: {_tokenizer_line(directory, config)}")
     print("config: " + json.dumps(config, indent=2, sort_keys=True))
     print("meta: " + json.dumps(read_meta(directory), indent=2, sort_keys=True))
     return 0
+
+
+def _tokenizer_line(directory, config: dict) -> str:
+    """Which tokenizer the directory holds, and whether it matches the model's vocabulary."""
+    from nextterm.models.checkpoint import TOKENIZER_NAMES, CheckpointError, model_vocabulary, tokenizer_vocabulary
+
+    try:
+        found = tokenizer_vocabulary(directory)
+    except CheckpointError as error:
+        return f"unusable: {error}"
+    if found is None:
+        return "none (no tokenizer.json)"
+    expected = model_vocabulary(config)
+    mismatch = "" if found == expected else f" (does not match the model: vocab_size {config.get('vocab_size')})"
+    return TOKENIZER_NAMES[found] + mismatch
 
 
 def _product(shape: list[int]) -> int:

@@ -32,7 +32,8 @@ def register(subparsers) -> None:
     parser.add_argument("--top-k", type=int, default=50)
     parser.add_argument("--repetition-penalty", type=float, default=1.1)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--tokenizer-file", default=None, help="a local cl100k_base.tiktoken ranks file")
+    parser.add_argument("--tokenizer-file", default=None,
+                        help="a local cl100k_base.tiktoken ranks file (default: the model directory's tokenizer.json)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     parser.add_argument("--acceleration", default="auto", choices=["auto", "cuda_graph", "none"])
@@ -47,7 +48,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     from nextterm.models.seqcond.generation import SamplingConfig, generate_ids
     from nextterm.models.seqcond.modeling import SeqCondForCausalLM
-    from nextterm.models.seqcond.text_tokenizer import SeqCondTextTokenizer
+    from nextterm.models.seqcond.text_tokenizer import load_text_tokenizer
 
     if not args.prompt.strip():
         raise GenerateCommandError("the prompt is empty")
@@ -71,7 +72,7 @@ def run_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     model_dir = Path(args.model)
-    tokenizer = SeqCondTextTokenizer(args.tokenizer_file, model_dir=model_dir if model_dir.is_dir() else None)
+    tokenizer = load_text_tokenizer(model_dir if model_dir.is_dir() else None, args.tokenizer_file)
     try:
         model = SeqCondForCausalLM.from_pretrained(args.model, dtype=dtype)
     except (OSError, ValueError) as error:

@@ -9,7 +9,8 @@ output head ``lm_head`` is tied to the embedding and there is no final norm. Bes
 * :meth:`SeqCondForCausalLM.decode_step` feeds one token per row and updates the state in place
   (SCA blocks: O(1) running sums; transformer blocks: a key/value buffer).
 
-Importing this module registers the classes with ``AutoConfig`` / ``AutoModelForCausalLM``.
+Importing this module registers the classes with ``AutoConfig`` / ``AutoModelForCausalLM``, and the
+text tokenizer with ``AutoTokenizer``.
 """
 
 from __future__ import annotations
@@ -273,9 +274,12 @@ class SeqCondForCausalLM(SeqCondPreTrainedModel):
 
 
 def register_auto_classes() -> None:
-    """Make ``AutoConfig`` / ``AutoModelForCausalLM`` resolve ``model_type == "seqcond"``."""
+    """Make ``AutoConfig`` / ``AutoModelForCausalLM`` / ``AutoTokenizer`` resolve ``model_type == "seqcond"``."""
+    from nextterm.models.seqcond.text_tokenizer import register_auto_tokenizer
+
     AutoConfig.register("seqcond", SeqCondConfig, exist_ok=True)
     AutoModelForCausalLM.register(SeqCondConfig, SeqCondForCausalLM, exist_ok=True)
+    register_auto_tokenizer()
 
 
 register_auto_classes()
