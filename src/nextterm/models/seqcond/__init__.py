@@ -9,7 +9,8 @@ imports ``.commands`` at start-up) and registers on first access to any name bel
 * :mod:`.modeling`: ``SeqCondForCausalLM`` (parallel forward, ``prefill`` / ``decode_step``);
 * :mod:`.generation`: sampling and CUDA-graph decoding; :mod:`.session`: the engine's decode session;
 * :mod:`.presets`: ``nautile-370m`` and the digit-vocabulary ``nextterm-sca-*`` presets;
-* :mod:`.text_tokenizer`: the cl100k_base (+1) chat tokenizer; :mod:`.commands`: ``nextterm generate``.
+* :mod:`.text_tokenizer`: the cl100k_base (+1) chat tokenizer as a transformers tokenizer (registered with
+  ``AutoTokenizer``), :mod:`.text_vocab`: its ids; :mod:`.commands`: ``nextterm generate``.
 """
 
 from __future__ import annotations
