@@ -192,7 +192,8 @@ def test_predict_declines_below_the_calibrated_threshold():
 
 
 def test_load_predictor_takes_a_calibration_file(tmp_path):
-    path = Calibration({"solver": CalibrationMap(x=(0.0, 1.0), y=(0.0, 0.5))}).save(
+    halve = CalibrationMap(x=(0.0, 1.0), y=(0.0, 0.5))
+    path = Calibration({"solver": halve, "rule": halve}).save(
         tmp_path / "c.json"
     )
     hybrid = load_predictor("hybrid", with_model=False, calibration=path)

@@ -37,13 +37,15 @@ from nextterm.candidates import Candidate
 from nextterm.errors import NextTermError
 
 SOLVER = "solver"
+RULE = "rule"
 INTERPOLATION = "interpolation"
 LOOKUP = "lookup"
 MODEL = "model"
 AGREEMENT = "agreement"
-SOURCES = (SOLVER, INTERPOLATION, LOOKUP, MODEL, AGREEMENT)
-"""Calibrated sources: verified solver rules, unverified interpolation guesses, OEIS lookup, the
-model, and a value given by several of these at once."""
+SOURCES = (SOLVER, RULE, INTERPOLATION, LOOKUP, MODEL, AGREEMENT)
+"""Calibrated sources: verified linear solver rules, the Occam rule search (verified or not: its
+confidence already weighs description length and spare terms), unverified interpolation guesses,
+OEIS lookup, the model, and a value given by several of these at once."""
 
 FORMAT = "nextterm-calibration-1"
 MIN_POINTS = 20
@@ -64,6 +66,8 @@ def source_of(candidate: Candidate) -> str:
         return LOOKUP
     if method == MODEL or method.startswith("model"):
         return MODEL
+    if method == RULE:
+        return RULE
     if method == INTERPOLATION or candidate.details.get("verified", True) is False:
         return INTERPOLATION
     return SOLVER

@@ -46,16 +46,24 @@ class Predictor(Protocol):
 
 
 class SolverPredictor:
-    """Exact, self-verifying symbolic solvers only."""
+    """Exact, self-verifying symbolic solvers and the Occam rule search (``effort``: how deep)."""
 
     name = "solvers"
+
+    def __init__(self, effort: str = "default") -> None:
+        from nextterm.solvers import SolveConfig
+
+        self.config = SolveConfig(effort=effort)
 
     def predict_batch(
         self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
     ) -> list[list[Candidate]]:
         from nextterm.solvers import solve
 
-        return [solve(list(terms), n_terms=n_terms, max_candidates=top_k) for terms in sequences]
+        return [
+            solve(list(terms), n_terms=n_terms, max_candidates=top_k, config=self.config)
+            for terms in sequences
+        ]
 
 
 class ModelPredictor:
@@ -207,6 +215,7 @@ def load_predictor(
     lookup_index: str | Path | None = None,
     with_model: bool = True,
     calibration: Calibration | str | Path | None = None,
+    effort: str = "default",
 ) -> Predictor:
     """Build a predictor by name.
 
@@ -220,13 +229,14 @@ def load_predictor(
         with_model: False makes ``hybrid`` use no model even when one is shipped.
         calibration: for ``hybrid``, a :class:`Calibration` or its JSON file; by default the
             model directory's ``calibration.json`` when there is one (else uncalibrated ranking).
+        effort: the rule search's effort (``default`` or ``deep``) for ``solvers`` and ``hybrid``.
     """
     if kind not in PREDICTOR_KINDS:
         raise PredictorError(f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTOR_KINDS)}")
     if calibration is not None and kind != "hybrid":
         raise PredictorError(f"a calibration applies to the hybrid predictor, not to {kind!r}")
     if kind == "solvers":
-        return SolverPredictor()
+        return SolverPredictor(effort)
     model_path = model if model is not None else default_model_path()
     if not with_model and kind == "hybrid":
         model_path = None
@@ -241,7 +251,7 @@ def load_predictor(
         return ModelPredictor(engine, beam_width=1)
     if kind == "model-beam":
         return ModelPredictor(engine, beam_width=beam_width)
-    return build_hybrid(engine, model_path, beam_width, lookup_index, calibration)
+    return build_hybrid(engine, model_path, beam_width, lookup_index, calibration, effort)
 
 
 def build_hybrid(
@@ -250,6 +260,7 @@ def build_hybrid(
     beam_width: int = 4,
     lookup_index: str | Path | None = None,
     calibration: Calibration | str | Path | None = None,
+    effort: str = "default",
 ) -> HybridPredictor:
     """The hybrid over an already loaded engine (the server shares one engine with completions).
 
@@ -266,7 +277,9 @@ def build_hybrid(
         calibration = beside_model
     if calibration is not None and not isinstance(calibration, Calibration):
         calibration = Calibration.load(calibration)
-    return HybridPredictor(model=model_predictor, lookup=lookup, calibration=calibration)
+    return HybridPredictor(
+        solvers=SolverPredictor(effort), model=model_predictor, lookup=lookup, calibration=calibration
+    )
 
 
 def predict(

@@ -3,7 +3,9 @@
 :func:`solve` works on a window of the last :attr:`SolveConfig.window` terms (with a budget on
 their total digits), runs the base solvers (periodic, polynomial, C-finite, rational g.f.,
 holonomic), and, if none answers, the transforms and the bisection with the base solvers inside.
-Answers are merged by value, ranked by confidence, and when verified rules disagree their
+The rule search (:mod:`.rules`: closed forms, non-linear recurrences, cyclic operations,
+interleavings, digit and membership rules, weighed by description length) runs beside them on the
+same window. Answers are merged by value, ranked by confidence, and when rules disagree their
 confidences are scaled down so that they sum to at most one.
 """
 
@@ -18,6 +20,8 @@ from nextterm.solvers.evidence import MIN_SPARE, term_digits
 from nextterm.solvers.holonomic import HolonomicSearch, solve_holonomic
 from nextterm.solvers.periodic import solve_periodic
 from nextterm.solvers.polynomial import interpolate, solve_polynomial
+from nextterm.solvers.rules import rule_candidates
+from nextterm.solvers.rules.settings import effort_named
 from nextterm.solvers.transforms import TRANSFORMS, solve_bisection, solve_signs, solve_transform
 
 MIN_TERMS = 1 + MIN_SPARE
@@ -37,6 +41,13 @@ class SolveConfig:
     transforms: bool = True
     interpolate: bool = True
     """Offer the unverified interpolating polynomial when no rule verifies (a labelled guess)."""
+    rules: bool = True
+    """Run the Occam rule search beside the linear solvers."""
+    effort: str = "default"
+    """Rule search effort: one of :data:`~nextterm.solvers.rules.EFFORT_NAMES`."""
+
+    def __post_init__(self) -> None:
+        effort_named(self.effort)
 
 
 DEFAULT_CONFIG = SolveConfig()
@@ -118,15 +129,17 @@ def solve(
     if n_terms < 1 or max_candidates < 1:
         return []
     window = _window(terms, config)
+    rules = rule_candidates(window, n_terms, config.effort) if config.rules else []
     if len(window) < MIN_TERMS:
         guess = interpolate(window, n_terms) if config.interpolate else None
-        return [guess] if guess is not None else []
+        return merge([*rules, *([guess] if guess is not None else [])], max_candidates)
     offset = len(terms) - len(window)
     found = _base_candidates(window, n_terms, offset, "a", HolonomicSearch())
     if not found and config.transforms:
         found = _transformed_candidates(window, n_terms, offset)
     if not found and config.interpolate:
         found = [candidate for candidate in [interpolate(window, n_terms)] if candidate is not None]
+    found += rules
     if offset:
         note = f" (checked on the last {len(window)} terms)"
         found = [
