@@ -224,6 +224,7 @@ class SeqCondTextTokenizer(TokenizersBackend):
         return ChatReply(self.decode(ids, skip_special_tokens=True).strip(), "")
 
     def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
+        """transformers' decoding, which would silently drop unknown ids: here they raise instead."""
         if isinstance(token_ids, dict):
             token_ids = token_ids["input_ids"]
         for token_id in [token_ids] if isinstance(token_ids, int) else token_ids:
