@@ -16,3 +16,16 @@ def test_bad_settings_and_missing_models_exit_2(tmp_path, capsys):
     assert "max_batch must be at least 1" in capsys.readouterr().err
     assert main(["serve", "--model", str(tmp_path / "missing"), "--port", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_serve_without_a_model_serves_the_shipped_one_by_its_name(monkeypatch):
+    """`nextterm serve` refused to start without --model, while `predict` uses the shipped model."""
+    import nextterm.serve.server as server
+    from nextterm.predict import default_model_path
+
+    seen = {}
+    monkeypatch.setattr(server, "build_app", lambda model, config, device=None: seen.update(model=model, config=config))
+    monkeypatch.setattr(server, "run_server", lambda app, config, log_level="info": None)
+    assert main(["serve", "--port", "0"]) == 0
+    assert seen["model"] == default_model_path() and seen["config"].model_name == "nextterm-default"
+    assert build_parser().parse_args(["serve", "--read-timeout", "5"]).read_timeout == 5.0

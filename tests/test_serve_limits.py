@@ -1,5 +1,5 @@
-"""Server limits without a model: dynamic batching, the bounded queue, time limits, and how
-generations are cut back to each request's own max_tokens and stops."""
+"""Server limits without a model: dynamic batching, the bounded queue, time limits and
+cancellation, and how generated tokens become a choice (max_tokens, stop ids, stop strings)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from nextterm.serve.app import _context_groups, create_app
+from nextterm.engine import context_groups
+from nextterm.serve.app import create_app
 from nextterm.serve.batching import DynamicBatcher, QueueFullError
-from nextterm.serve.completions import finish
+from nextterm.serve.completions import ChoiceBuilder, Token
 from nextterm.serve.config import ServeConfig
 from nextterm.serve.server import BackgroundServer
 from nextterm.tokenizer import EOS_ID, SEP_ID
@@ -27,7 +28,7 @@ def run(coroutine):
 def test_jobs_that_arrive_together_run_in_one_batch():
     calls = []
 
-    def double(key, items):
+    def double(key, items, cancels):
         calls.append((key, list(items)))
         return [item * 2 for item in items]
 
@@ -49,7 +50,7 @@ def test_jobs_that_arrive_together_run_in_one_batch():
 def test_batches_hold_at_most_max_batch_items():
     sizes = []
 
-    def identity(key, items):
+    def identity(key, items, cancels):
         sizes.append(len(items))
         return list(items)
 
@@ -66,7 +67,7 @@ def test_batches_hold_at_most_max_batch_items():
 
 
 def test_a_failing_job_does_not_fail_its_batch():
-    def picky(key, items):
+    def picky(key, items, cancels):
         if "bad" in items:
             raise ValueError("bad item")
         return [item.upper() for item in items]
@@ -90,7 +91,7 @@ def test_a_failing_job_does_not_fail_its_batch():
 def test_a_full_queue_refuses_at_once_and_abandoned_jobs_are_skipped():
     release, started, seen = threading.Event(), threading.Event(), []
 
-    def slow(key, items):
+    def slow(key, items, cancels):
         seen.extend(items)
         started.set()
         release.wait(10)
@@ -117,13 +118,6 @@ def test_a_full_queue_refuses_at_once_and_abandoned_jobs_are_skipped():
     assert seen == ["first", "after"]
 
 
-@dataclass
-class Generation:
-    token_ids: list
-    logprobs: list
-    finish_reason: str
-
-
 class BlockingEngine:
     """Answers "12" to every prompt, but only once `release` is set."""
 
@@ -132,10 +126,12 @@ class BlockingEngine:
     def __init__(self):
         self.release, self.started = threading.Event(), threading.Event()
 
-    def generate_tokens(self, prompts, max_new_tokens, temperature=0.0, top_p=1.0, stop_ids=(), seed=None):
+    def generate(self, prompts, settings, top_logprobs=0, on_step=None):
         self.started.set()
         self.release.wait(30)
-        return [Generation([1, 2, EOS_ID], [-0.1, -0.2, -0.3], "stop") for _ in prompts]
+        rows = list(range(len(prompts)))
+        for token in (1, 2, EOS_ID):
+            on_step(rows, [token] * len(rows), [-0.1] * len(rows), [[] for _ in rows])
 
 
 def test_time_limit_gives_504_and_full_queue_gives_503():
@@ -167,25 +163,41 @@ def test_time_limit_gives_504_and_full_queue_gives_503():
         assert answer.status_code == 200 and answer.json()["choices"][0]["text"] == "12"
 
 
-def test_finish_cuts_to_the_request_own_limits():
-    ids, scores = [1, 2, 3, SEP_ID, 4, 5], [-1.0] * 6
+def build(ids, max_tokens, stop_ids, stop_strings=()):
+    """The choice a builder makes of ``ids``, and the tokens it released, step by step."""
+    builder = ChoiceBuilder(max_tokens, frozenset(stop_ids), tuple(stop_strings))
+    released = [[token.id for token in builder.add(Token(token_id, -1.0))] for token_id in ids]
+    return builder.choice(), released
+
+
+def test_a_choice_ends_at_its_own_limits():
+    ids = [1, 2, 3, SEP_ID, 4, 5]
     stops = (SEP_ID, EOS_ID)
-    assert finish(ids, scores, "length", 6, stops).text == "123"
-    assert finish(ids, scores, "length", 6, stops).finish_reason == "stop"
-    short = finish(ids, scores, "length", 2, stops)
-    assert (short.text, short.finish_reason, short.logprobs) == ("12", "length", [-1.0, -1.0])
-    # the stop id just past max_tokens: alone, the request would have ended by length
-    assert finish(ids, scores, "stop", 3, stops).finish_reason == "length"
-    assert finish(ids, scores, "length", 6, (EOS_ID,)).text == "123,45"
-    cut = finish(ids, scores, "length", 6, (EOS_ID,), stop_strings=["3,4", "99"])
-    assert (cut.text, cut.finish_reason, len(cut.token_ids)) == ("12", "stop", 2)
-    # engines that leave the stop id out get the same answer
-    assert finish([1, 2, 3], [-1.0] * 3, "stop", 6, stops).finish_reason == "stop"
+    choice, _ = build(ids, 6, stops)
+    assert (choice.text, choice.finish_reason) == ("123", "stop")
+    short, _ = build(ids, 2, stops)
+    assert (short.text, short.finish_reason, [t.logprob for t in short.tokens]) == ("12", "length", [-1.0, -1.0])
+    # the stop id just past max_tokens: the request ends by length
+    assert build(ids, 3, stops)[0].finish_reason == "length"
+    assert build(ids, 6, (EOS_ID,))[0].text == "123,45"
+    cut, _ = build(ids, 6, (EOS_ID,), stop_strings=["3,4", "99"])
+    assert (cut.text, cut.finish_reason, len(cut.tokens)) == ("12", "stop", 2)
+    assert build([1, 2, 3], 6, stops)[0].finish_reason == "length"
+
+
+def test_streamed_text_holds_back_only_what_may_start_a_stop_string():
+    ids = [1, 2, 3, SEP_ID, 4, 5]
+    _, released = build(ids, 6, (EOS_ID,), stop_strings=["3,4"])
+    assert released == [[1], [2], [], [], [], []]  # "3" and "3," could begin "3,4"; then it is found
+    _, released = build(ids, 6, (EOS_ID,), stop_strings=["3,9"])
+    assert released == [[1], [2], [], [], [3, SEP_ID, 4], [5]]  # "3,4" is not "3,9": released
+    _, released = build(ids, 6, (EOS_ID,))
+    assert released == [[token] for token in ids]
 
 
 def test_context_groups_never_push_a_prompt_out_of_the_context():
     items = [([0] * 50, 10), ([0] * 5, 40), ([0] * 20, 30), ([0] * 3, 2)]
-    groups = _context_groups(items, max_context=64)
+    groups = context_groups([len(p) for p, _ in items], [b for _, b in items], max_context=64)
     assert sorted(index for group in groups for index in group) == [0, 1, 2, 3]
     for group in groups:
         budget = items[group[0]][1]

@@ -23,7 +23,9 @@ class ServeConfig:
         max_batch: most prompts decoded together in one engine call; also the most prompts
             (``len(prompt) * n``) one request may ask for.
         max_queue: most requests waiting for the engine; beyond it requests get a 503.
-        timeout: seconds a request may wait and run before it gets a 504.
+        timeout: seconds a request may wait and run before it gets a 504 (its work is cancelled).
+        read_timeout: seconds a client has to send a request's head, and again its body, before
+            it gets a 408 and the connection is closed.
         max_body_bytes: largest request body accepted (413 beyond).
         max_n: largest ``n`` (completions per prompt).
         max_next_terms: largest ``n`` of ``/v1/next-terms`` (terms to predict).
@@ -38,6 +40,7 @@ class ServeConfig:
     max_batch: int = 64
     max_queue: int = 256
     timeout: float = 60.0
+    read_timeout: float = 30.0
     max_body_bytes: int = 1 << 20
     max_n: int = 16
     max_next_terms: int = 32
@@ -48,8 +51,9 @@ class ServeConfig:
         for name in ("max_batch", "max_queue", "max_body_bytes", "max_n", "max_next_terms", "max_top_k", "beam_width"):
             if getattr(self, name) < 1:
                 raise ServeConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not self.timeout > 0:
-            raise ServeConfigError(f"timeout must be positive, got {self.timeout}")
+        for name in ("timeout", "read_timeout"):
+            if not getattr(self, name) > 0:
+                raise ServeConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.port <= 65535:
             raise ServeConfigError(f"port must be in 0..65535, got {self.port}")
         if self.api_key is not None and not self.api_key:

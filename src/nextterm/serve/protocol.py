@@ -11,6 +11,7 @@ unfinished, and terms with leading zeros, ``-0`` or more than
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -84,6 +85,26 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with a lone surrogate (json.loads joins the
+    escaped pairs of real characters, so any surrogate left is alone and not valid Unicode)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _refuse_constant(name: str) -> float:
     raise bad_request(f"request body is not valid JSON: {name} is not a JSON number", code="invalid_json")
 
@@ -106,6 +127,11 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_request(
             f"request body must be a JSON object, got {type(value).__name__}", code="invalid_json"
+        )
+    if _has_lone_surrogate(value):
+        raise bad_request(
+            "request body has a string with a lone surrogate (such as \\ud800): not valid Unicode",
+            code="invalid_json",
         )
     return value
 

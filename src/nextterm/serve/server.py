@@ -1,5 +1,9 @@
 """Run the application with uvicorn: in the foreground (``nextterm serve``) or in a background
-thread on a port the operating system picks (tests, benchmarks, notebooks)."""
+thread on a port the operating system picks (tests, benchmarks, notebooks).
+
+Both use the protocol of :mod:`nextterm.serve.transport` (JSON errors for malformed HTTP, a time
+limit on request heads).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,18 @@ import time
 from pathlib import Path
 
 from nextterm.serve.config import ServeConfig
+
+
+def served_model_name(model: str | Path) -> str:
+    """The model id clients see for ``model``: a checkpoint directory's own name (never its path
+    on this machine), or a hub id as given."""
+    path = Path(model)
+    return path.resolve().name if path.is_dir() else str(model)
+
+
+def _read_timeout(app) -> float:
+    config = getattr(app.state, "config", None)
+    return config.read_timeout if config is not None else ServeConfig.read_timeout
 
 
 def build_app(model: str | Path, config: ServeConfig, device: str | None = None):
@@ -29,7 +45,10 @@ def run_server(app, config: ServeConfig, log_level: str = "info") -> None:
     """Serve ``app`` on ``config.host:config.port`` until interrupted."""
     import uvicorn
 
-    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False)
+    from nextterm.serve.transport import protocol_class
+
+    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False,
+                http=protocol_class(config.read_timeout))
 
 
 class BackgroundServer:
@@ -46,11 +65,15 @@ class BackgroundServer:
     ) -> None:
         import uvicorn
 
+        from nextterm.serve.transport import protocol_class
+
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, log_level=log_level, access_log=False, http=protocol_class(_read_timeout(app)))
+        )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="nextterm-serve"
         )
