@@ -323,11 +323,15 @@ def test_long_input_uses_a_window():
 
 
 def test_huge_terms_stay_bounded():
+    """Terms over the digit budget are not worked on; within it the window shrinks to fit."""
     terms = [2]
     while len(terms) < 12:
-        terms.append(terms[-1] ** 2)  # 2^(2^n): up to ~600 digits
-    found = solve(terms, config=SolveConfig(max_digits=500))
-    assert all(c.value == terms[-1] ** 2 for c in found)
+        terms.append(terms[-1] ** 2)  # 2^(2^n): the last term alone has 617 digits
+    assert solve(terms, config=SolveConfig(max_digits=500)) == []
+    geometric = [7 * 10**50 * 3**k for k in range(12)]  # 51-digit terms: 9 of them fit in 500 digits
+    found = solve(geometric, config=SolveConfig(max_digits=500))
+    assert found[0].value == 7 * 10**50 * 3**12
+    assert "checked on the last 9 terms" in found[0].explanation
 
 
 # --- real OEIS rows -------------------------------------------------------------------------
