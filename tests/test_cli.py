@@ -15,11 +15,11 @@ def run(*args, stdin=None):
     )
 
 
-def test_fibonacci_with_its_recurrence():
+def test_fibonacci_by_name():
     result = run("predict", "--no-model", "1,1,2,3,5,8")
     assert result.returncode == 0
     assert result.stdout.splitlines()[0] == "13"
-    assert "a(n) = a(n-1) + a(n-2)" in result.stdout
+    assert "a(n) = Fibonacci(n), n >= 1" in result.stdout
 
 
 def test_several_terms():
@@ -28,10 +28,13 @@ def test_several_terms():
     assert result.stdout.splitlines()[0] == "36, 49, 64"
 
 
-def test_primes_are_declined_by_the_solvers():
-    result = run("predict", "--no-model", "2,3,5,7,11,13")
-    assert result.returncode == 1
-    assert "no credible continuation" in result.stderr
+def test_primes_are_named_and_noise_is_declined():
+    primes = run("predict", "--no-model", "2,3,5,7,11,13")
+    assert primes.returncode == 0 and primes.stdout.splitlines()[0] == "17"
+    assert "rule: primes; confirmed by 6 further given terms" in primes.stdout
+    noise = run("predict", "--no-model", "--min-confidence", "0.5", "7,19,2,44,3,91,18")
+    assert noise.returncode == 1
+    assert "no credible continuation" in noise.stderr
 
 
 @pytest.mark.parametrize(
@@ -53,7 +56,8 @@ def test_negative_terms_stdin_and_json():
     payload = json.loads(piped.stdout)
     assert payload["terms"] == [1, 2, 4, 8, 16, 32, 64]
     assert payload["candidates"][0]["value"] == 128
-    assert payload["candidates"][0]["method"] == "c-finite"
+    assert payload["candidates"][0]["method"] == "rule"
+    assert payload["candidates"][0]["explanation"] == "a(n) = 2^n, n >= 0"
 
 
 def test_model_checkpoint_answers_with_probabilities(tmp_path):

@@ -50,7 +50,7 @@ def _describe(candidate: Candidate, rank: int, n_terms: int) -> str:
     )
     if candidate.evidence and candidate.method == "lookup":
         line += f"; matched {candidate.evidence} given terms"
-    elif candidate.evidence:
+    elif candidate.evidence >= 2:  # fewer: the explanation itself says how unconfirmed it is
         line += f"; confirmed by {candidate.evidence} further given terms"
     return line
 
@@ -80,6 +80,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         beam_width=args.beam,
         lookup_index=None if args.no_lookup else args.lookup_index,
         with_model=not args.no_model,
+        effort=args.effort,
     )
     candidates = predict(
         terms,
@@ -113,6 +114,18 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_effort(parser: argparse.ArgumentParser) -> None:
+    from nextterm.solvers.rules.settings import EFFORT_NAMES
+
+    parser.add_argument(
+        "--effort",
+        choices=EFFORT_NAMES,
+        default="default",
+        help="how deep the rule search looks (default: interactive speed; deep: more shifts, "
+        "pairs of primitives, longer interleavings)",
+    )
+
+
 def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict",
@@ -137,6 +150,7 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
         help="OEIS lookup index (nextterm lookup --build); default $NEXTTERM_LOOKUP_INDEX",
     )
     parser.add_argument("--no-lookup", action="store_true", help="do not consult the lookup index")
+    _add_effort(parser)
     parser.add_argument("--beam", type=int, default=4, help="beam width for model candidates")
     parser.add_argument("--device", help="torch device for the model (default: cuda if available)")
     parser.add_argument(
@@ -162,7 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _VALUED_OPTIONS = frozenset(
-    {"-n", "--top-k", "--beam", "--min-confidence", "--predictor", "--model", "--device", "--lookup-index"}
+    {
+        "-n",
+        "--top-k",
+        "--beam",
+        "--min-confidence",
+        "--predictor",
+        "--model",
+        "--device",
+        "--lookup-index",
+        "--effort",
+    }
 )
 
 

@@ -9,6 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from nextterm.solvers.rules.settings import EFFORT_NAMES
+
 BENCHMARK_CHOICES = ("polynomial", "iq57", "oeis", "m1", "all")
 PREDICTOR_CHOICES = ("solvers", "model", "model-beam", "hybrid", "openai")
 
@@ -29,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="checkpoint directory or hub id (default: the shipped model)")
     parser.add_argument("--device", help="torch device for the model")
     parser.add_argument("--beam", type=int, default=4, help="beam width (model-beam, hybrid)")
+    parser.add_argument("--effort", choices=EFFORT_NAMES, default="default",
+                        help="rule search effort (solvers, hybrid)")
     parser.add_argument("--endpoint", default="http://127.0.0.1:8000/v1",
                         help="OpenAI-compatible base URL for --predictor openai")
     parser.add_argument("--endpoint-model", help="model name at the endpoint (default: its first)")
@@ -59,7 +63,9 @@ def _load(args: argparse.Namespace):
         return OpenAIPredictor(config)
     from nextterm.predict import load_predictor
 
-    return load_predictor(args.predictor, model=args.model, device=args.device, beam_width=args.beam)
+    return load_predictor(
+        args.predictor, model=args.model, device=args.device, beam_width=args.beam, effort=args.effort
+    )
 
 
 def _label(args: argparse.Namespace, predictor) -> str:

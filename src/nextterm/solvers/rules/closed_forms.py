@@ -97,7 +97,7 @@ def primitive_fits(terms: Sequence[int], n_terms: int, effort: Effort) -> Iterat
     itself reaches the first term (``a(n) = (n+17)^2``)."""
     for primitive in PRIMITIVES:
         shifts = set(range(effort.max_shift + 1))
-        located = primitive.positions(effort.locate_limit).get(terms[0])
+        located = primitive.locate(terms[0], effort.locate_limit)
         if located is not None and located > effort.max_shift:
             shifts.add(located)
         for shift in sorted(shifts):

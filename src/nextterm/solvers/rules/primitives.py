@@ -46,9 +46,18 @@ class Primitive:
         """``g(0), ..., g(size-1)`` (cached, computed in blocks of 64)."""
         return _table(self, -(-size // 64) * 64)[:size]
 
-    def positions(self, size: int) -> dict[int, int]:
-        """First index of each value among the first ``size`` values."""
-        return _positions(self, -(-size // 64) * 64)
+    def locate(self, value: int, limit: int) -> int | None:
+        """First index below ``limit`` where ``g`` takes ``value``. Fast-growing sequences are
+        walked only until they pass ``|value|``, so their huge far terms are never computed."""
+        if self.growth == "poly":
+            return _positions(self, -(-limit // 64) * 64).get(value)
+        for n in range(limit):
+            current = _table(self, -(-(n + 1) // 64) * 64)[n]
+            if current == value:
+                return n
+            if current is not None and n > 8 and abs(current) > 2 * abs(value):
+                return None
+        return None
 
 
 @lru_cache(maxsize=None)
@@ -129,12 +138,12 @@ PRIMITIVES: tuple[Primitive, ...] = (
     Primitive(
         "triangular", 6, lambda n: n * (n + 1) // 2, lambda x: f"{_wrap(x)}({shifted(x, 1)})/2"
     ),
-    Primitive("fibonacci", 6, lambda n: int(flint.fmpz.fib_ui(n)), _call("F"), "fast"),
+    Primitive("fibonacci", 6, lambda n: int(flint.fmpz.fib_ui(n)), _call("Fibonacci"), "fast"),
     Primitive(
         "lucas",
         7,
         lambda n: int(flint.fmpz.fib_ui(n + 1) + flint.fmpz.fib_ui(n - 1)) if n >= 1 else 2,
-        _call("L"),
+        _call("Lucas"),
         "fast",
     ),
     Primitive("prime", 6, prime, _call("prime")),

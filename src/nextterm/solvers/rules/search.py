@@ -29,8 +29,9 @@ from nextterm.solvers.rules.settings import Effort, effort_named
 
 METHOD = "rule"
 
-MIN_CONFIDENCE = 0.01
-"""Rules weighing less than this are not offered: a thousand times longer than the best one."""
+RELATIVE_FLOOR = 0.01
+"""Values weighing less than this fraction of the best one are not offered (rules about seven
+bits longer): noise beside the answer, however short the prompt."""
 
 VERIFIED_BITS = 10.0
 """Bits a rule must save, beyond its spare terms, to count as verified (about 3 digits)."""
@@ -66,12 +67,14 @@ def find_fits(
     return sorted((fit for fit in fits if fit.bits < literal), key=lambda fit: fit.bits)
 
 
-def _note(fit: Fit, size: int) -> str:
+def _explanation(fit: Fit, size: int) -> str:
+    """The rule, and for a rule too little confirmed to be verified, a label saying so (the
+    number of confirming terms is the candidate's ``evidence``)."""
     if fit.spare >= MIN_SPARE:
-        return f"confirmed by {fit.spare} further given terms"
+        return fit.text
     if fit.spare == 1:
-        return "checked by 1 further given term only"
-    return f"fits all {size} given terms, but no spare term confirms it"
+        return f"{fit.text} (checked by 1 further given term only)"
+    return f"{fit.text} (fits all {size} given terms, but no spare term confirms it)"
 
 
 def rule_candidates(
@@ -100,7 +103,7 @@ def rule_candidates(
                 value=value,
                 confidence=min(weight, cap),
                 method=METHOD,
-                explanation=f"{fit.text}; {_note(fit, len(terms))}",
+                explanation=_explanation(fit, len(terms)),
                 continuation=fit.continuation[:n_terms],
                 evidence=fit.spare,
                 details={
@@ -114,4 +117,5 @@ def rule_candidates(
             )
         )
     candidates.sort(key=lambda c: (-c.confidence, c.details["bits"]))
-    return [c for c in candidates if c.confidence >= MIN_CONFIDENCE][:max_candidates]
+    floor = RELATIVE_FLOOR * candidates[0].confidence
+    return [c for c in candidates if c.confidence >= floor and c.confidence > 0][:max_candidates]
