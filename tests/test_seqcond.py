@@ -262,3 +262,36 @@ def test_sca_presets_use_the_digit_vocabulary_and_are_seeded():
         create_sca_model("nextterm-sca-7b")
     with pytest.raises(SeqCondPresetError):
         make_seqcond_config("nextterm-sca-1m", num_kv_heads=3)
+
+
+def test_num_kv_heads_none_means_full_multi_head_attention():
+    """None (the published default) raised a TypeError in the shape checks."""
+    config = SeqCondConfig(**{**SMALL, "num_kv_heads": None})
+    assert config.num_kv_heads == config.num_heads
+    model = SeqCondForCausalLM(config)
+    block = next(block for block in model.model.blocks if hasattr(block, "norm1"))
+    assert block.attn.k_proj.weight.shape == (config.d_model, config.d_model)
+
+
+def test_every_head_an_anchor_head_saves_and_loads_with_no_missing_key(tmp_path):
+    """An empty decay_slopes parameter was created, and reported missing when loading."""
+    model = small_model(num_anchor_heads=SMALL["seqcond_heads"])
+    assert not any(name.endswith("decay_slopes") for name, _ in model.named_parameters())
+    model.save_pretrained(tmp_path)
+    reloaded, info = SeqCondForCausalLM.from_pretrained(tmp_path, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    ids = torch.randint(1, SMALL["vocab_size"], (2, 7))
+    assert torch.equal(reloaded.eval()(ids).logits, model(ids).logits)
+
+
+def test_positions_past_maxlen_read_the_tables_at_maxlen_minus_one():
+    """Decoding past maxlen kept counting positions; the published implementation clamps them."""
+    model = small_model(num_anchor_heads=1, maxlen=8)
+    sca = next(block.attn for block in model.model.blocks if hasattr(block.attn, "position_prior"))
+    attention = next(block.attn for block in model.model.blocks if hasattr(block, "norm1"))
+    late, last = torch.tensor([8, 20]), torch.tensor([7, 7])
+    assert torch.equal(sca.position_prior(late), sca.position_prior(last))
+    x = torch.randn(2, SMALL["d_model"])
+    for got, expected in zip(attention._project(x, late), attention._project(x, last)):
+        assert torch.equal(got, expected)
+    assert not torch.equal(sca.position_prior(torch.tensor([6])), sca.position_prior(torch.tensor([7])))

@@ -78,11 +78,13 @@ def test_top_p_keeps_the_smallest_set_reaching_the_mass():
     assert picks == {0, 1}
 
 
-def test_repetition_penalty_pushes_seen_tokens_down():
+def test_repetition_penalty_divides_every_seen_logit_as_the_published_implementation():
+    """The transformers rule (multiply negative logits) made seen negative tokens less likely
+    than the published SeqCond code does."""
     logits = torch.tensor([[2.0, 1.9, -1.0]])
     seen = torch.tensor([[True, False, True]])
     penalised = apply_repetition_penalty(logits, seen, 1.1)
-    torch.testing.assert_close(penalised, torch.tensor([[2.0 / 1.1, 1.9, -1.1]]))
+    torch.testing.assert_close(penalised, torch.tensor([[2.0 / 1.1, 1.9, -1.0 / 1.1]]))
     assert int(choose_tokens(logits, seen, SamplingConfig(temperature=0.0), None)) == 1
 
 

@@ -42,7 +42,7 @@ class SeqCondConfig(PretrainedConfig):
     dropout: float = 0.0
     tie_weights: bool = True
     num_heads: int = 16
-    num_kv_heads: int = 4
+    num_kv_heads: int | None = 4  # None: one key/value head per query head (full multi-head attention)
     qk_norm: bool = True
     qk_norm_eps: float = 1e-6
     seqcond_heads: int = 16
@@ -65,6 +65,8 @@ class SeqCondConfig(PretrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        if self.num_kv_heads is None:  # the published implementation's meaning of None
+            self.num_kv_heads = self.num_heads
         self.validate_shapes()
 
     def validate_shapes(self) -> None:

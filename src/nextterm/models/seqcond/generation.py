@@ -50,11 +50,14 @@ class SamplingConfig:
 
 
 def apply_repetition_penalty(logits: Tensor, seen: Tensor, penalty: float) -> Tensor:
-    """Divide positive logits and multiply negative ones by ``penalty`` where ``seen`` [B, V] is set."""
+    """Divide the logit of every token ``seen`` [B, V] so far by ``penalty``, whatever its sign.
+
+    This is the published SeqCond rule (so sampled outputs match its implementation); it differs
+    from the transformers rule, which multiplies negative logits instead.
+    """
     if penalty == 1.0:
         return logits
-    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
-    return torch.where(seen, penalised, logits)
+    return torch.where(seen, logits / penalty, logits)
 
 
 def choose_tokens(logits: Tensor, seen: Tensor, config: SamplingConfig, generator: torch.Generator | None) -> Tensor:

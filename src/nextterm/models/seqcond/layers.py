@@ -3,7 +3,9 @@
 Each block has a parallel ``forward`` over a right-padded batch ``[B, T, d]`` (training and prefill;
 it can fill a decoding cache at each row's length) and a recurrent ``step`` over one token per row
 ``[B, d]`` at per-row absolute positions, which updates the cache in place (so that a CUDA graph can
-capture it). Formulas and parameter names follow docs/seqcond.md.
+capture it). Formulas and parameter names follow docs/seqcond.md. As in the published
+implementation, positions from ``maxlen - 1`` on all read the position tables (RoPE angles, the
+SCA position prior) at ``maxlen - 1``.
 
 * :class:`SCABlock` (SeqCond attention): a fixed-size float32 state per row: the running sums of the
   token weights and of the complex features, plus the last ``kernel - 1`` conv inputs.
@@ -154,7 +156,8 @@ class SeqCondAttention(nn.Module):
         else:
             self.theta_d_raw = nn.Parameter(torch.empty(1, 1, k_heads, h, m))
         self.w_int_raw = nn.Parameter(torch.empty(1, 1, config.num_query_heads, self.group, h, m))
-        self.decay_slopes = nn.Parameter(torch.empty(k_heads - self.num_anchor))
+        if k_heads > self.num_anchor:  # with every head an anchor head there is no decay prior
+            self.decay_slopes = nn.Parameter(torch.empty(k_heads - self.num_anchor))
         if self.num_anchor:
             self.anchor_slopes = nn.Parameter(torch.empty(self.num_anchor))
         self.score_scale = nn.Parameter(torch.empty(k_heads))
@@ -194,13 +197,13 @@ class SeqCondAttention(nn.Module):
 
     def position_prior(self, positions: Tensor) -> Tensor:
         """Absolute-position prior ``[..., K]`` (float32) for integer ``positions`` [...]."""
-        j = positions.to(torch.float32).unsqueeze(-1)
-        distance = (self.maxlen - 1 - j).clamp_min(0.0)
-        prior = torch.exp(-F.softplus(self.decay_slopes.float()) * distance)
+        j = positions.clamp(max=self.maxlen - 1).to(torch.float32).unsqueeze(-1)
+        priors = []
+        if self.num_anchor < self.num_heads:
+            priors.append(torch.exp(-F.softplus(self.decay_slopes.float()) * (self.maxlen - 1 - j)))
         if self.num_anchor:
-            anchor = torch.exp(-F.softplus(self.anchor_slopes.float()) * j)
-            prior = torch.cat([prior, anchor], dim=-1)
-        return prior
+            priors.append(torch.exp(-F.softplus(self.anchor_slopes.float()) * j))
+        return torch.cat(priors, dim=-1)
 
     def _split(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Values (…, K, H), scores (…, K) and queries (…, Kq, H, M, 2) of activated conv output z."""
@@ -318,6 +321,7 @@ class TransformerAttention(nn.Module):
         d = config.d_model
         self.num_heads, self.num_kv_heads, self.head_dim = config.num_heads, config.num_kv_heads, config.head_dim
         self.qk_norm, self.qk_norm_eps, self.rope_base = config.qk_norm, config.qk_norm_eps, config.rope_base
+        self.maxlen = config.maxlen
         self.q_proj = nn.Linear(d, d, bias=False)
         self.k_proj = nn.Linear(d, self.num_kv_heads * self.head_dim, bias=False)
         self.v_proj = nn.Linear(d, self.num_kv_heads * self.head_dim, bias=False)
@@ -329,7 +333,7 @@ class TransformerAttention(nn.Module):
         q = self.q_proj(x).view(*lead, self.num_heads, self.head_dim)
         k = self.k_proj(x).view(*lead, self.num_kv_heads, self.head_dim)
         v = self.v_proj(x).view(*lead, self.num_kv_heads, self.head_dim)
-        cos, sin = rope_cos_sin(positions, self.head_dim, self.rope_base)
+        cos, sin = rope_cos_sin(positions.clamp(max=self.maxlen - 1), self.head_dim, self.rope_base)
         cos, sin = cos.unsqueeze(-2), sin.unsqueeze(-2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if self.qk_norm:

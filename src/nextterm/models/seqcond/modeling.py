@@ -116,7 +116,8 @@ class SeqCondPreTrainedModel(PreTrainedModel):
             theta = module.theta_raw if module.num_thetas == 1 else module.theta_d_raw
             init.copy_(theta, module.initial_theta_raw())
             init.zeros_(module.w_int_raw)
-            init.copy_(module.decay_slopes, module.initial_slopes(module.decay_slopes.numel()))
+            if module.num_anchor < module.num_heads:
+                init.copy_(module.decay_slopes, module.initial_slopes(module.num_heads - module.num_anchor))
             if module.num_anchor:
                 init.copy_(module.anchor_slopes, module.initial_slopes(module.num_anchor))
             init.ones_(module.score_scale)
