@@ -11,7 +11,8 @@ coverage/accuracy trade-off of declining below a confidence threshold.
     python benchmarks/calibrate.py --model runs/default-model/final_latest --data runs/data \\
         --lookup-index runs/lookup-train.idx
 
-The fit also sees short prefixes (first 4-8 terms) of validation sequences (``--short-prefixes``).
+The fit also sees short prefixes (first 4-8 terms) of validation sequences (``--short-prefixes``)
+and of synthetic rule-made sequences (``--puzzle-prefixes``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1000,
         help="also fit on this many short prefixes (4-8 terms) of validation sequences, the inputs "
         "users often type (0 disables)",
+    )
+    parser.add_argument(
+        "--puzzle-prefixes",
+        type=int,
+        default=1000,
+        help="also fit on this many short prefixes (4-8 terms) of rule-made sequences (the data "
+        "build's synthetic families: polynomials, recurrences, interleavings...), the puzzles "
+        "people type (0 disables)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beam-width", type=int, default=4)
@@ -365,11 +374,31 @@ def short_prefixes(items: list[EvalItem], count: int, seed: int) -> list[EvalIte
     return result
 
 
+def puzzle_prefixes(count: int, seed: int) -> list[EvalItem]:
+    """``count`` items asking for term k+1 of a synthetic rule-made sequence from its first k
+    (4 <= k <= 8): OEIS prefixes alone teach the calibration that simple rules often fail (many
+    OEIS sequences start like simple ones), which is not what a puzzle's author means."""
+    from nextterm.data.synthetic import SyntheticConfig, generate
+
+    rng = random.Random(f"puzzles-{seed}")
+    config = SyntheticConfig(min_terms=9, max_terms=9, max_term_digits=30)
+    result: list[EvalItem] = []
+    while len(result) < count:
+        made = generate(rng, config)
+        if made is None:
+            continue
+        family, terms = made
+        k = rng.randint(4, 8)
+        result.append(EvalItem(f"puzzle-{len(result)}-{family}:first{k}", tuple(terms[:k]), terms[k], {"family": family}))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     val_items = load_items(args.data / "val.jsonl", limit=args.val_limit, seed=args.seed)
     val_items += short_prefixes(val_items, args.short_prefixes, args.seed)
+    val_items += puzzle_prefixes(args.puzzle_prefixes, args.seed)
     test_items = load_items(args.data / "heldout.jsonl", limit=args.test_limit, seed=args.seed)
     sources, checkpoint = build_sources(args)
     names = list(sources)

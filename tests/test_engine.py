@@ -295,3 +295,25 @@ def test_greedy_next_term_probability_is_the_models(engine):
         if value is not None and value in found:
             assert probability == pytest.approx(found[value], rel=1e-6)
         assert 0 <= probability <= 1
+
+
+def test_scored_candidates_match_beam_probabilities(engine):
+    sequences = [[1, 1, 2, 3, 5, 8], [2, 4, 6], [-3, 7]]
+    beams = engine.beam_next_term(sequences, beam_width=4, top_k=3)
+    scores = engine.score_terms(sequences, [[term for term, _ in options] for options in beams])
+    for options, row in zip(beams, scores):
+        assert [math.exp(value) for value in row] == pytest.approx([p for _, p in options], rel=1e-9)
+    # Any candidate can be scored, also ones the model would never generate; a batch mixing
+    # candidate counts and lengths gives what each sequence gives alone.
+    mixed = engine.score_terms([[1, 2, 3], [5], [9, 9]], [[4, 123456789], [], [-1]])
+    alone = [engine.score_terms([s], [c])[0] for s, c in [([1, 2, 3], [4, 123456789]), ([9, 9], [-1])]]
+    assert mixed[1] == []
+    assert mixed[0] == pytest.approx(alone[0]) and mixed[2] == pytest.approx(alone[1])
+    assert all(value < 0 for value in mixed[0] + mixed[2])
+
+
+def test_scoring_a_candidate_that_does_not_fit_gives_none(engine):
+    huge = int("9" * (engine.max_context + 5))
+    assert engine.score_terms([[1, 2]], [[huge]]) == [[None]]
+    with pytest.raises(EngineError):
+        engine.score_terms([[1, 2]], [])

@@ -39,7 +39,15 @@ from nextterm.engine.grammar import CONTENT_IDS, START, TermGrammar
 from nextterm.engine.session import DecodeSession, open_session
 from nextterm.errors import NextTermError
 from nextterm.sequences import validate_terms
-from nextterm.tokenizer import BOS_ID, SEP_ID, STOP_IDS, VOCAB_SIZE, encode_terms, parse_term_ids
+from nextterm.tokenizer import (
+    BOS_ID,
+    SEP_ID,
+    STOP_IDS,
+    VOCAB_SIZE,
+    encode_term,
+    encode_terms,
+    parse_term_ids,
+)
 
 MAX_TERM_TOKENS = 192
 
@@ -438,6 +446,60 @@ class Engine:
             bars.append(values[top_k - 1] if len(values) >= top_k else -math.inf)
         bar = torch.tensor(bars, dtype=score.dtype, device=score.device)
         return (score.max(-1).values <= bar).unsqueeze(-1)
+
+    @torch.inference_mode()
+    def score_terms(self, sequences: list[list[int]],
+                    candidates: list[list[int]]) -> list[list[float | None]]:
+        """The model's log-probability of each given candidate next term, teacher-forced: the sum
+        of its digits' log-probabilities and of stopping after them (as in :meth:`beam_next_term`,
+        so ``exp`` of a beam term's score is its beam probability). One prefill per sequence is
+        shared by all of its candidates. ``None`` where the sequence and candidate do not fit the
+        context."""
+        if len(candidates) != len(sequences):
+            raise EngineError(f"{len(sequences)} sequences but {len(candidates)} candidate lists")
+        results: list[list[float | None]] = [[None] * len(options) for options in candidates]
+        targets = [[encode_term(int(value)) for value in options] for options in candidates]
+        longest = max((len(ids) for options in targets for ids in options), default=0)
+        if longest == 0 or longest + 1 >= self.max_context:
+            return results
+        prompts, fitting = self._prompts(sequences, longest + 1)
+        kept = [(index, prompt) for index, prompt in zip(fitting, prompts) if candidates[index]]
+        owners, flat, places = [], [], []
+        for row, (index, _) in enumerate(kept):
+            for slot, ids in enumerate(targets[index]):
+                owners.append(row)
+                flat.append(ids)
+                places.append((index, slot))
+        if kept:
+            scores = self._score_rows([prompt for _, prompt in kept], owners, flat)
+            for (index, slot), value in zip(places, scores):
+                results[index][slot] = value
+        return results
+
+    def _score_rows(self, prompts: list[list[int]], owners: list[int], targets: list[list[int]]) -> list[float]:
+        """Teacher-forced log-probabilities of ``targets`` (digit ids), row ``i`` continuing
+        ``prompts[owners[i]]``: each prompt is prefilled once, then forked per candidate."""
+        owner_rows = torch.tensor(owners, device=self.device)
+        session = self.session()
+        logits = session.prefill(prompts).index_select(0, owner_rows)
+        session.select(owner_rows)
+        length = max(len(ids) for ids in targets)
+        padded = torch.full((len(targets), length + 1), SEP_ID, dtype=torch.long, device=self.device)
+        for row, ids in enumerate(targets):
+            padded[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        lengths = torch.tensor([len(ids) for ids in targets], device=self.device)
+        total = torch.zeros(len(targets), dtype=torch.float64, device=self.device)
+        stop_ids = list(STOP_IDS)
+        for position in range(length + 1):
+            _stop_if_cancelled()
+            logp = torch.log_softmax(logits.double(), -1)
+            digit = logp.gather(1, padded[:, position : position + 1]).squeeze(1)
+            stop = torch.logsumexp(logp[:, stop_ids], -1)
+            total += torch.where(position < lengths, digit, torch.where(position == lengths, stop, 0.0))
+            if position == length:
+                break
+            logits = session.step(padded[:, position])
+        return total.tolist()
 
     def generate_tokens(self, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0,
                         top_p: float = 1.0, stop_ids: Iterable[int] = STOP_IDS,
