@@ -25,6 +25,7 @@ ORDER = [
     ("train.md", "Training throughput"),
     ("data.md", "Data pipeline"),
     ("serve.md", "HTTP server load test"),
+    ("serve_robustness.md", "HTTP server robustness"),
     ("seqcond.md", "SeqCond hybrid vs transformer decoding"),
 ]
 
