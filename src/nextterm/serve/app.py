@@ -350,9 +350,8 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
                         yield chunk
                     sent[index] += len(fresh)
                     lengths[index] += sum(len(token.text) for token in fresh)
-                if usage_prompt_tokens is not None:
-                    choices = await job
-                    yield writer.usage(usage_prompt_tokens, (len(choice.tokens) for choice in choices))
+                if usage_prompt_tokens is not None:  # every kept token was sent: no need to wait for the batch
+                    yield writer.usage(usage_prompt_tokens, sent)
                 yield sse("[DONE]")
             finally:
                 if not job.done():
