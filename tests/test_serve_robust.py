@@ -229,8 +229,8 @@ def test_a_body_that_never_arrives_gets_a_408_and_the_connection_closes(engine):
     "data",
     [b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
      b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-     b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 70_000 + b"\r\n\r\n"],
-    ids=["garbage", "negative length", "bad chunk", "huge header"],
+     b"GET / HTTP/1.1\r\nX: a\r\n\r\n"],
+    ids=["garbage", "negative length", "bad chunk", "no host"],
 )
 def test_malformed_http_gets_a_json_400(engine, data):
     """uvicorn answered these with a plain-text 'Invalid HTTP request received.'"""
