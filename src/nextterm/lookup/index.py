@@ -1,4 +1,4 @@
-"""OEIS lookup: find the sequences that contain the user's terms as a contiguous run.
+"""The OEIS lookup index: find the sequences that contain given terms as a contiguous run.
 
 :class:`LookupIndex` is built once from the OEIS ``stripped.gz`` (and optionally ``names.gz``),
 restricted to a set of allowed A-numbers (the training split, so that held-out sequences are
@@ -10,6 +10,8 @@ itself below 2^63, a hash of its digits above, the sign kept apart); every run o
 up the rarest of its own runs, then checks the whole query against each hit with vectorized
 comparisons. Matches are ranked by ``log10(A-number)`` plus penalties for a match not at the start
 of its sequence, a sequence with no name, and no term after the match.
+:meth:`LookupIndex.suffix_matches` finds the occurrences of a query's trailing terms instead, with
+how far back each one agrees.
 
 Data: The On-Line Encyclopedia of Integer Sequences (https://oeis.org), CC BY-SA 4.0.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -28,16 +29,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from nextterm.candidates import Candidate
 from nextterm.data.oeis import read_names, read_stripped
 from nextterm.errors import NextTermError
 
 GRAM = 3
 """Consecutive terms hashed together in the index; queries need at least this many terms."""
-
-LOOKUP_CONFIDENCE = 0.5
-"""Confidence of a lookup answer all matches agree on (it is a guess about which sequence the
-user means, not a verified rule)."""
 
 RANK_NOT_AT_START = 1.0
 RANK_NO_NAME = 0.5
@@ -46,12 +42,15 @@ RANK_NOTHING_NEXT = 2.0
 its sequence, a sequence without a name, a match with no term after it. Low A-numbers are the
 classic, most-referenced sequences, which is what a user typing a known sequence usually means."""
 
-CONSENSUS_TERMS = 10
-"""Terms after the match compared when choosing which agreeing sequence names a candidate."""
+MAX_HITS = 4096
+"""Most occurrences of a query's rarest run examined by :meth:`LookupIndex.suffix_matches`."""
 
 _MAGIC = b"NEXTTERM-LOOKUP-1\n"
 _BIG = np.uint64(1 << 63)
 _MASK = (1 << 63) - 1
+_STR_BITS = 14_000
+"""Magnitudes this wide have more digits than ``str()`` converts by default (4300), and far more
+than any OEIS term; they are hashed from their bytes, so they never match a stored term."""
 _ALIGN = 64
 
 
@@ -71,12 +70,46 @@ class LookupMatch:
     """Ranking score (lower ranks first), see :data:`RANK_NOT_AT_START`."""
 
 
+@dataclass(frozen=True)
+class SuffixHits:
+    """Occurrences of a query's trailing terms that have a term after them, one per sequence
+    (its longest, then earliest, occurrence); parallel arrays."""
+
+    seq: np.ndarray
+    """Sequence number in the index (see :meth:`LookupIndex.anum`, :meth:`LookupIndex.name`)."""
+    anum: np.ndarray
+    """A-number as an integer."""
+    window: np.ndarray
+    """How many trailing query terms agree with the sequence there."""
+    offset: np.ndarray
+    """Index in the sequence of the first agreeing term."""
+    next_pos: np.ndarray
+    """Flat position of the term after the match (read it with :meth:`LookupIndex.value`)."""
+    next_mag: np.ndarray
+    """Fingerprint of that term's magnitude (:func:`fingerprint`)."""
+    next_neg: np.ndarray
+    """Whether that term is negative."""
+    named: np.ndarray
+    """Whether the sequence has a name."""
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def take(self, rows: np.ndarray) -> SuffixHits:
+        """The hits at ``rows``."""
+        return SuffixHits(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+
 def fingerprint(value: int) -> int:
     """64-bit fingerprint of ``|value|``: the value itself below 2^63, else a flagged hash."""
     magnitude = abs(int(value))
     if magnitude <= _MASK:
         return magnitude
-    digest = hashlib.blake2b(str(magnitude).encode(), digest_size=8).digest()
+    if magnitude.bit_length() > _STR_BITS:
+        data = b"bytes:" + magnitude.to_bytes(-(-magnitude.bit_length() // 8), "little")
+    else:
+        data = str(magnitude).encode()
+    digest = hashlib.blake2b(data, digest_size=8).digest()
     return (int.from_bytes(digest, "little") & _MASK) | (1 << 63)
 
 
@@ -121,7 +154,9 @@ class LookupIndex:
     """Searchable index over OEIS terms (see the module docstring)."""
 
     def __init__(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        self.arrays = arrays
+        # plain views of the memory maps: indexing a np.memmap wraps every result in a new memmap
+        self.arrays = {name: np.asarray(array) for name, array in arrays.items()}
+        arrays = self.arrays
         self.meta = meta
         self._anums = arrays["anums"]
         self._seq_start = arrays["seq_start"]
@@ -266,6 +301,11 @@ class LookupIndex:
         lo, hi = int(self._seq_start[index]), int(self._seq_start[index + 1])
         return [self.value(position) for position in range(lo, hi)]
 
+    def following(self, index: int, position: int, count: int) -> list[int]:
+        """Up to ``count`` exact terms of the ``index``-th sequence from flat ``position`` on."""
+        stop = min(position + count, int(self._seq_start[index + 1]))
+        return [self.value(p) for p in range(position, stop)]
+
     def search(
         self, terms: Sequence[int], limit: int = 10, ignore_sign: bool = False, n_next: int = 10
     ) -> list[LookupMatch]:
@@ -326,6 +366,79 @@ class LookupIndex:
                 break
         return matches
 
+    def suffix_matches(
+        self, terms: Sequence[int], min_window: int, max_hits: int = MAX_HITS
+    ) -> SuffixHits:
+        """Occurrences of the last ``min_window`` or more of ``terms`` with a term after them,
+        and how many trailing terms (up to all of ``terms``) agree at each.
+
+        Only the first ``max_hits`` occurrences (lowest A-numbers) of the rarest run of the
+        shortest window are examined when every window is that common (``0,0,0,0,0``). Otherwise
+        a window too common to say much is skipped: the shortest window whose rarest run occurs
+        at most ``max_hits`` times sets the minimum.
+        """
+        terms = [int(t) for t in terms]
+        n = len(terms)
+        min_window = max(min_window, GRAM)
+        if n < min_window or len(self._keys) == 0:
+            return _empty_hits()
+        query_mag = np.array([fingerprint(t) for t in terms], dtype=np.uint64)
+        query_neg = np.array([t < 0 for t in terms], dtype=np.uint8)
+        keys = _gram_keys(query_mag)
+        lows = np.searchsorted(self._keys, keys, side="left")
+        counts = np.searchsorted(self._keys, keys, side="right") - lows
+        # rarest run within the last k terms, for every k: a suffix minimum over the runs
+        suffix_min = np.minimum.accumulate(counts[::-1])[::-1]
+        rare = np.flatnonzero(suffix_min[: n - min_window + 1] <= max_hits)
+        first = int(rare[-1]) if len(rare) else n - min_window  # start of the shortest window
+        rarest = first + int(np.argmin(counts[first:]))
+        if counts[rarest] == 0:
+            return _empty_hits()
+        found = self._key_pos[lows[rarest] : lows[rarest] + min(int(counts[rarest]), max_hits)]
+        base = np.asarray(found, dtype=np.int64) - rarest  # where terms[0] would sit
+        seq = np.searchsorted(self._seq_start, base + rarest, side="right") - 1
+        fits = (base + first >= self._seq_start[seq]) & (base + n < self._seq_start[seq + 1])
+        base, seq = base[fits], seq[fits]
+        for k in range(first, n):
+            if len(base) == 0:
+                return _empty_hits()
+            same = (self._mag[base + k] == query_mag[k]) & (self._neg[base + k] == query_neg[k])
+            base, seq = base[same], seq[same]
+        if len(base) == 0:
+            return _empty_hits()
+        window = np.full(len(base), n - first, dtype=np.int64)
+        alive = np.arange(len(base))
+        for k in range(first - 1, -1, -1):
+            position = base[alive] + k
+            inside = position >= self._seq_start[seq[alive]]
+            alive, position = alive[inside], position[inside]
+            same = (self._mag[position] == query_mag[k]) & (self._neg[position] == query_neg[k])
+            alive = alive[same]
+            if len(alive) == 0:
+                break
+            window[alive] += 1
+        next_pos = base + n
+        order = np.lexsort((next_pos, -window, seq))
+        firsts = order[np.r_[True, seq[order][1:] != seq[order][:-1]]]
+        seq, window, next_pos = seq[firsts], window[firsts], next_pos[firsts]
+        names = self.arrays["name_off"]
+        return SuffixHits(
+            seq=seq,
+            anum=np.asarray(self._anums[seq], dtype=np.int64),
+            window=window,
+            offset=next_pos - window - self._seq_start[seq],
+            next_pos=next_pos,
+            next_mag=np.asarray(self._mag[next_pos]),
+            next_neg=np.asarray(self._neg[next_pos]),
+            named=names[seq + 1] > names[seq],
+        )
+
+
+def _empty_hits() -> SuffixHits:
+    none = np.zeros(0, dtype=np.int64)
+    mag, neg, named = none.astype(np.uint64), none.astype(np.uint8), none.astype(bool)
+    return SuffixHits(none, none, none, none, none, mag, neg, named)
+
 
 def _blob(prefix: str, items: list[bytes]) -> dict[str, np.ndarray]:
     """Variable-length byte strings as one byte array plus offsets."""
@@ -334,62 +447,3 @@ def _blob(prefix: str, items: list[bytes]) -> dict[str, np.ndarray]:
         offsets[1:] = np.cumsum([len(item) for item in items])
     text = np.frombuffer(b"".join(items), dtype=np.uint8).copy()
     return {f"{prefix}_off": offsets, f"{prefix}_text": text}
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    length = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        length += 1
-    return length
-
-
-def lookup_candidates(
-    index: LookupIndex, terms: Sequence[int], n_terms: int = 1, limit: int = 20
-) -> list[Candidate]:
-    """Candidates from the sequences containing ``terms``: one per distinct next term.
-
-    Each is named after the best of the matching sequences that give that term, judged by its
-    rank score less ``log10(1 + agreement)``, where agreement counts the further terms the others
-    share with it (so Fibonacci, not a variant that leaves it later, names the answer). The
-    confidence is modest: :data:`LOOKUP_CONFIDENCE` times the share of matches giving that term.
-    """
-    matches = [
-        m
-        for m in index.search(terms, limit=limit, n_next=max(n_terms, CONSENSUS_TERMS))
-        if len(m.next_terms) >= n_terms
-    ]
-    if not matches:
-        return []
-    groups: dict[int, list[LookupMatch]] = {}
-    for match in matches:
-        groups.setdefault(match.next_terms[0], []).append(match)
-    candidates = []
-    for value, members in groups.items():
-        agreement = [
-            sum(_common_prefix(m.next_terms, other.next_terms) for other in members)
-            for m in members
-        ]
-        merit = [m.score - math.log10(1 + agree) for m, agree in zip(members, agreement)]
-        first = members[merit.index(min(merit))]
-        continuation = first.next_terms[:n_terms]
-        explanation = f"{first.anum} {first.name}".strip()
-        if first.offset:
-            explanation += f" (from its term {first.offset + 1})"
-        candidates.append(
-            Candidate(
-                value=continuation[0],
-                confidence=LOOKUP_CONFIDENCE * len(members) / len(matches),
-                method="lookup",
-                explanation=explanation,
-                continuation=continuation,
-                evidence=len(terms),
-                details={
-                    "anum": first.anum,
-                    "offset": first.offset,
-                    "agreeing": [m.anum for m in members],
-                },
-            )
-        )
-    return sorted(candidates, key=lambda c: -c.confidence)
