@@ -39,10 +39,8 @@ class Member:
     """One sequence of a chain: where its window sits and what follows it."""
 
     seq: int
-    anum: int
     offset: int
     next_pos: int
-    window: int
     rank: float
     """``log10(A-number)`` plus the index's penalties (lower first), as in
     :meth:`LookupIndex.search`."""
@@ -118,10 +116,8 @@ def _chains(
         members = tuple(
             Member(
                 seq=int(hits.seq[row]),
-                anum=int(hits.anum[row]),
                 offset=int(hits.offset[row]),
                 next_pos=int(hits.next_pos[row]),
-                window=int(hits.window[row]),
                 rank=float(rank[row]),
             )
             for row in best
