@@ -10,7 +10,10 @@ shift labels themselves, so the loss covers every real next token).
 Sampling, per epoch ``e``: the valid sequences are shuffled with ``default_rng([seed, e])``, cut
 into buckets of ``bucket_size`` sequences, each bucket sorted by length and split greedily into
 batches with ``B * T <= max_tokens`` (``T`` the longest example in the batch), and the batch order
-is shuffled again. Rank ``r`` of ``world_size`` takes batches ``r, r + world_size, ...``; every
+is shuffled again. The default bucket holds about :data:`BATCHES_PER_BUCKET` batches (at least
+:data:`MIN_BUCKET_SIZE` sequences): a bucket of only a few large batches pads each one to its
+longest member (at 262,144 tokens per batch on OEIS, buckets of 4,096 sequences left 27% padding
+and 19% of the budget unfilled; buckets of 65,536 sequences, 4% and 1%). Rank ``r`` of ``world_size`` takes batches ``r, r + world_size, ...``; every
 rank gets the same number per epoch (the remainder is dropped), so distributed steps stay in
 lockstep. Iteration never ends (epoch after epoch); :meth:`TokenBatches.state_dict` records the
 epoch and the batches already yielded, and :meth:`TokenBatches.load_state_dict` resumes exactly
@@ -29,6 +32,8 @@ from nextterm.data.packed import PackedReader
 from nextterm.tokenizer import PAD_ID, SEP_ID
 
 IGNORE_INDEX = -100
+BATCHES_PER_BUCKET = 64
+MIN_BUCKET_SIZE = 4096
 
 
 class TokenBatches:
@@ -42,7 +47,7 @@ class TokenBatches:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
-        bucket_size: int = 4096,
+        bucket_size: int | None = None,
     ) -> None:
         if context_len < 2:
             raise DataError(f"context_len must be at least 2, got {context_len}")
@@ -52,7 +57,7 @@ class TokenBatches:
             )
         if world_size < 1 or not 0 <= rank < world_size:
             raise DataError(f"rank {rank} is not valid for world_size {world_size}")
-        if bucket_size < 1:
+        if bucket_size is not None and bucket_size < 1:
             raise DataError(f"bucket_size must be positive, got {bucket_size}")
         self.reader = reader
         self.max_tokens = max_tokens
@@ -60,9 +65,12 @@ class TokenBatches:
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
-        self.bucket_size = bucket_size
         self.example_lengths = self._example_lengths()
         self.valid = np.flatnonzero(self.example_lengths >= 2)
+        if bucket_size is None:
+            mean_length = float(self.example_lengths[self.valid].mean()) if len(self.valid) else 1.0
+            bucket_size = max(MIN_BUCKET_SIZE, int(BATCHES_PER_BUCKET * max_tokens / mean_length))
+        self.bucket_size = bucket_size
         self.skipped = len(reader) - len(self.valid)
         self.epoch = 0
         self.step = 0
@@ -114,11 +122,11 @@ class TokenBatches:
         """The padded batch of the sequences ``indices``."""
         lengths = self.example_lengths[indices]
         width = int(lengths.max())
-        ids = np.full((len(indices), width), PAD_ID, dtype=np.int64)
-        offsets = self.reader.offsets
-        for row, (index, length) in enumerate(zip(indices.tolist(), lengths.tolist())):
-            ids[row, :length] = self.reader.read(int(offsets[index]), length)
         mask = np.arange(width) < lengths[:, None]
+        # one gather for the whole batch (a Python loop over rows is slower than a GPU step)
+        starts = self.reader.offsets[indices].astype(np.int64)[:, None]
+        positions = np.where(mask, starts + np.arange(width), starts)
+        ids = np.where(mask, self.reader.gather(positions), PAD_ID).astype(np.int64)
         labels = np.where(mask, ids, IGNORE_INDEX)
         return {
             "input_ids": torch.from_numpy(ids),

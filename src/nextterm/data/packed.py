@@ -228,6 +228,11 @@ class PackedReader:
         skip = start & 1
         return tokens[skip : skip + length]
 
+    def gather(self, positions: np.ndarray) -> np.ndarray:
+        """The ids at nibble-stream ``positions`` (an int64 array of any shape), as uint8."""
+        data = self._data[positions >> 1]
+        return (data >> ((positions & 1) << 2).astype(np.uint8)) & 0x0F
+
     def __iter__(self) -> Iterator[np.ndarray]:
         for index in range(len(self)):
             yield self[index]

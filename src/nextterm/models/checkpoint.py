@@ -156,7 +156,13 @@ def _text_tokenizer(model, tokenizer):
     return tokenizer
 
 
-def save_checkpoint(model, directory: str | Path, meta: dict[str, Any] | None = None, tokenizer=None) -> Path:
+def save_checkpoint(
+    model,
+    directory: str | Path,
+    meta: dict[str, Any] | None = None,
+    tokenizer=None,
+    max_shard_size: int | None = None,
+) -> Path:
     """Write ``model`` as a checkpoint directory at ``directory`` atomically; returns its path.
 
     ``meta`` (JSON-serialisable) goes into ``oeis_checkpoint_meta.json`` together with the
@@ -164,6 +170,8 @@ def save_checkpoint(model, directory: str | Path, meta: dict[str, Any] | None = 
     for ``vocab_size`` 16; for a SeqCond text model, ``tokenizer`` (a
     :class:`~nextterm.models.seqcond.text_tokenizer.SeqCondTextTokenizer`) or, when None, one built
     from the cl100k_base ranks found by default (``$NEXTTERM_TIKTOKEN_FILE`` or tiktoken's cache).
+    ``max_shard_size`` (bytes of tensor data): split the weights into ``model-0000k-of-0000n``
+    files of at most that size plus ``model.safetensors.index.json`` (default: one file).
     """
     from nextterm.models.presets import count_parameters
 
@@ -194,7 +202,10 @@ def save_checkpoint(model, directory: str | Path, meta: dict[str, Any] | None = 
         raise CheckpointError(f"checkpoint meta is not JSON-serialisable: {error}") from error
     temporary = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        model.save_pretrained(temporary)
+        if max_shard_size is None:
+            model.save_pretrained(temporary)
+        else:
+            model.save_pretrained(temporary, max_shard_size=max_shard_size)
         _generation_config(vocabulary).save_pretrained(temporary)
         if vocabulary == DIGIT:
             save_hf_tokenizer(temporary, model_max_length=model.config.max_position_embeddings)

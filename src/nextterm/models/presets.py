@@ -5,6 +5,8 @@ heads and 8 KV heads of size 128, an untied LM head, vocabulary 16, context 4096
 choices the parameter count is exactly the card's 440,500,224 (tests check it on the meta device).
 
 The small presets are CPU-trainable and share the vocabulary, context length and special ids.
+``nextterm-25m`` is the size of the timed single-GPU run (``configs/gpu-timed.toml``): in bf16 its
+weights fit the four 16 MiB files that such a run may return.
 All presets use ``rope_theta = 1_000_000`` (the Qwen3 default; the card does not state the value,
 and it keeps position angles distinct over the 4096-token context).
 """
@@ -47,6 +49,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "nextterm-1m": _shape(layers=5, hidden=128, ffn=384, heads=4, kv_heads=2, head_dim=32),
     "nextterm-3m": _shape(layers=6, hidden=192, ffn=576, heads=6, kv_heads=2, head_dim=32),
     "nextterm-10m": _shape(layers=12, hidden=256, ffn=768, heads=4, kv_heads=2, head_dim=64),
+    "nextterm-25m": _shape(layers=8, hidden=512, ffn=1536, heads=8, kv_heads=4, head_dim=64),
     "nextterm-50m": _shape(layers=16, hidden=512, ffn=1536, heads=8, kv_heads=4, head_dim=64),
     "nextterm-440m": _shape(layers=28, hidden=1024, ffn=3072, heads=16, kv_heads=8, head_dim=128),
 }

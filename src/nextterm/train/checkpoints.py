@@ -66,7 +66,7 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _no_transformers_bars() -> Iterator[None]:
+def no_transformers_bars() -> Iterator[None]:
     """Hide transformers' per-file "Writing model shards" / "Loading weights" bars meanwhile."""
     from transformers.utils import logging as transformers_logging
 
@@ -83,7 +83,7 @@ def load_weights(model: nn.Module, directory: str | Path) -> None:
     """Copy the float32 weights of checkpoint ``directory`` into ``model`` (same architecture)."""
     from nextterm.models.checkpoint import load_checkpoint
 
-    with _no_transformers_bars():
+    with no_transformers_bars():
         model.load_state_dict(load_checkpoint(directory, dtype=torch.float32).state_dict())
 
 
@@ -151,7 +151,7 @@ class CheckpointManager:
         temporary = self.out / f"{_TMP_PREFIX}{name}"
         if temporary.exists():
             shutil.rmtree(temporary)
-        with _no_transformers_bars():
+        with no_transformers_bars():
             save_checkpoint(model, temporary, meta=meta)
         if training_state is not None:
             torch.save(training_state, temporary / STATE_FILE)

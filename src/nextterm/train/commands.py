@@ -32,6 +32,8 @@ _OVERRIDES: tuple[tuple[str, type, str], ...] = (
     ("peak_tflops", float, "peak TFLOPS of one device for the MFU estimate"),
     ("threads", int, "torch CPU threads (1 is fastest for small models on a busy machine)"),
     ("init_from", str, "start from this checkpoint's weights instead of a fresh preset"),
+    ("time_budget_s", float, "end training after this many seconds even before --tokens (0: no limit)"),
+    ("compile_backend", str, "torch.compile backend: inductor, aot_eager or eager"),
 )
 
 
@@ -44,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML file of TrainConfig values (flags win over it)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    parser.add_argument(
+        "--auto-batch", action="store_true", default=None,
+        help="probe --micro-batch-tokens and halves of it; keep the largest that fits in device memory",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for name, kind, text in _OVERRIDES:
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=text)
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         tokens=args.tokens,
         out=args.out,
         compile=args.compile,
+        auto_batch=args.auto_batch,
         **overrides,
     )
     result = train(config, resume=args.resume, progress=not args.no_progress)

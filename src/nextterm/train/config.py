@@ -19,6 +19,10 @@ from typing import Any
 from nextterm.errors import NextTermError
 
 
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
+"""``torch.compile`` backends a run may ask for: kernels generated, or graphs traced only."""
+
+
 class ConfigError(NextTermError):
     """A training config value or file is invalid."""
 
@@ -39,6 +43,12 @@ class TrainConfig:
     context_len: int = 4096
     micro_batch_tokens: int = 16_384
     step_tokens: int = 65_536
+    # auto_batch: probe micro_batch_tokens, then halves of it, and keep the largest that fits in
+    # device memory (see nextterm.train.autobatch)
+    auto_batch: bool = False
+    # time_budget_s: end the loop after this many seconds even if `tokens` is not reached; the
+    # schedule then follows the clock when it runs ahead of the tokens (0: no time limit)
+    time_budget_s: float = 0.0
     # optimizers (the card: Muon for 2-D hidden weights, AdamW for the rest)
     muon_lr: float = 1e-2
     adamw_lr: float = 1e-4
@@ -62,6 +72,7 @@ class TrainConfig:
     device: str = "auto"
     dtype: str = "auto"
     compile: bool = False
+    compile_backend: str = "inductor"  # "eager" / "aot_eager" trace without generating kernels
     peak_tflops: float = 0.0
     threads: int = 0  # torch intra-op threads on the CPU; 0 keeps torch's default
 
@@ -90,6 +101,12 @@ class TrainConfig:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.muon_lr < 0 or self.adamw_lr < 0 or self.grad_clip < 0 or self.peak_tflops < 0:
             raise ConfigError("learning rates, grad_clip and peak_tflops must not be negative")
+        if self.time_budget_s < 0:
+            raise ConfigError(f"time_budget_s must not be negative, got {self.time_budget_s}")
+        if self.compile_backend not in COMPILE_BACKENDS:
+            raise ConfigError(
+                f"compile_backend must be one of {', '.join(COMPILE_BACKENDS)}, got {self.compile_backend!r}"
+            )
         if self.threads < 0:
             raise ConfigError(f"threads must not be negative, got {self.threads}")
         if self.log_every_steps <= 0:

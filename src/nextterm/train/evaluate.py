@@ -40,7 +40,7 @@ def loss_sum(
     input_ids = batch["input_ids"].to(device, non_blocking=True)
     labels = batch["labels"][:, 1:].to(device, non_blocking=True)
     with autocast(device, dtype):
-        logits = model(input_ids=input_ids).logits[:, :-1]
+        logits = model(input_ids=input_ids, use_cache=False).logits[:, :-1]  # no KV cache to build
     total = F.cross_entropy(
         logits.float().reshape(-1, logits.size(-1)),
         labels.reshape(-1),

@@ -8,12 +8,19 @@ accuracy (rank 0) and keeps ``best_val``; every ``checkpoint_every_tokens`` it w
 ``checkpoint_tokens_*`` with the full training state; at the end it writes ``final_latest``.
 Only rank 0 writes files. ``resume=True`` continues from the newest resumable checkpoint exactly:
 same weights, optimizer moments, schedule position, data position and RNG states.
+
+Before the loop, ``auto_batch`` probes micro-batch sizes (:mod:`nextterm.train.autobatch`; this
+also compiles a compiled model). With a time limit (``time_budget_s``, or a ``deadline`` given to
+:func:`train`) the loop ends before a step would cross it, and the learning-rate schedule is read
+at the tokens seen or at the same fraction of the time limit, whichever is further: the cooldown
+then ends with the time, however fast the machine is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import platform
 import random
 import time
@@ -27,6 +34,7 @@ from tqdm.auto import tqdm
 
 from nextterm.errors import NextTermError
 from nextterm.train import distributed
+from nextterm.train.autobatch import probe_micro_batch
 from nextterm.train.checkpoints import (
     BEST_VAL,
     FINAL_LATEST,
@@ -71,6 +79,9 @@ class TrainResult:
     val_loss: float | None
     best_val_loss: float | None
     tokens_per_second: float
+    micro_batch_tokens: int
+    loop_seconds: float
+    """Wall time from the first step to the end (evaluations and checkpoints included)."""
 
 
 def _data_files(data_dir: Path) -> tuple[Path, Path, Path]:
@@ -103,20 +114,43 @@ def _crossed(before: int, after: int, every: int) -> bool:
     return every > 0 and after // every > before // every
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Run (or resume) the training that ``config`` describes; returns the final numbers."""
+def train(
+    config: TrainConfig, resume: bool = False, progress: bool = True, deadline: float | None = None
+) -> TrainResult:
+    """Run (or resume) the training that ``config`` describes; returns the final numbers.
+
+    ``deadline``: a :func:`time.monotonic` instant by which the loop must end (the final
+    evaluation and checkpoint come after it); it shortens ``time_budget_s`` when sooner.
+    """
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
     context = distributed.setup(config.device)
     try:
-        return _train(config, context, resume, progress)
+        return _train(config, context, resume, progress, deadline)
     finally:
         distributed.teardown()
 
 
+def _time_limit(config: TrainConfig, deadline: float | None) -> float:
+    """Seconds the loop may run from now (inf without a limit)."""
+    limit = config.time_budget_s or math.inf
+    if deadline is not None:
+        limit = min(limit, deadline - time.monotonic())
+    if limit <= 0:
+        raise TrainError(
+            f"the deadline passed {-limit:.0f} s before the first training step: setup (data, model, "
+            "compilation, batch probe) took the whole time budget; allow more time"
+        )
+    return limit
+
+
 def _train(
-    config: TrainConfig, context: distributed.DistContext, resume: bool, progress: bool
+    config: TrainConfig,
+    context: distributed.DistContext,
+    resume: bool,
+    progress: bool,
+    deadline: float | None,
 ) -> TrainResult:
     from nextterm.data.batches import TokenBatches
     from nextterm.data.packed import PackedReader
@@ -137,22 +171,13 @@ def _train(
     if not resume and (manager.checkpoints() or (out / FINAL_LATEST).exists()):
         raise TrainError(f"{out} already holds checkpoints: pass --resume, or choose another --out")
     state = load_training_state(resume_from) if resume_from else None
+    if state is not None and state["world_size"] != world:
+        raise ResumeError(f"{resume_from} was written by {state['world_size']} processes; resume it with as many")
 
     # -- seeds, data, model, optimizer ----------------------------------------------------------
     random.seed(config.seed + rank)
     np.random.seed(config.seed + rank)
     torch.manual_seed(config.seed + rank)
-    batches = TokenBatches(
-        PackedReader(train_path),
-        config.micro_batch_tokens,
-        config.context_len,
-        seed=config.seed,
-        rank=rank,
-        world_size=world,
-    )
-    validation = ValidationSet(
-        val_path, config.micro_batch_tokens, config.context_len, config.val_tokens, rank, world
-    )
     samples = (
         read_next_term_samples(samples_path, config.accuracy_samples)
         if context.is_main and samples_path.is_file()
@@ -171,21 +196,32 @@ def _train(
         adamw_betas=config.adamw_betas,
         adamw_weight_decay=config.adamw_weight_decay,
     )
+    # dynamic shapes: batches vary in rows and width, and one graph serves them all
+    forward_model: torch.nn.Module = (
+        torch.compile(model, dynamic=True, backend=config.compile_backend) if config.compile else model
+    )
+    micro_tokens, probes = config.micro_batch_tokens, []
+    if state is not None:
+        micro_tokens = int(state["data"][rank]["max_tokens"])  # the resumed sampler's budget
+    elif config.auto_batch:
+        micro_tokens, probes = probe_micro_batch(
+            forward_model, model, config.micro_batch_tokens, config.context_len, device, dtype
+        )
+        micro_tokens = min(distributed.all_gather_objects(micro_tokens))  # ranks step in lockstep
+    batches = TokenBatches(
+        PackedReader(train_path), micro_tokens, config.context_len, seed=config.seed, rank=rank, world_size=world
+    )
+    validation = ValidationSet(val_path, micro_tokens, config.context_len, config.val_tokens, rank, world)
     schedule = Schedule.from_fractions(
         config.tokens, config.warmup_frac, config.cooldown_frac, config.min_lr_ratio
     )
     step, tokens, elapsed = 0, 0, 0.0
     best_val: float | None = None
     if state is not None:
-        if state["world_size"] != world:
-            raise ResumeError(
-                f"{resume_from} was written by {state['world_size']} processes; resume it with as many"
-            )
         optimizer.load_state_dict(state["optimizer"])
         batches.load_state_dict(state["data"][rank])
         restore_rng_state(state["rng"][rank])
         step, tokens, elapsed, best_val = state["step"], state["tokens"], state["elapsed_s"], state["best_val_loss"]
-    forward_model: torch.nn.Module = torch.compile(model) if config.compile else model
     if context.distributed:
         forward_model = DistributedDataParallel(
             forward_model, device_ids=[device.index] if device.type == "cuda" else None
@@ -205,6 +241,8 @@ def _train(
                 "device_name": device_name,
                 "compute_dtype": str(dtype).removeprefix("torch."),
                 "parameters": sum(p.numel() for p in model.parameters()),
+                "micro_batch_tokens": micro_tokens,
+                "bucket_size": batches.bucket_size,
                 "matmul_parameters": n_matmul,
                 "muon_parameters": [name for name, _ in optimizer.split.muon],
                 "adamw_parameters": [name for name, _ in optimizer.split.adamw],
@@ -219,6 +257,8 @@ def _train(
             metrics.path.unlink(missing_ok=True)
         else:
             metrics.truncate_after(step)
+        for probe in probes:
+            metrics.append(probe.to_dict())
 
     def meta(kind: str, val_loss: float | None) -> dict:
         return {
@@ -273,9 +313,19 @@ def _train(
     )
     loss, val_loss, window_tokens, window_start = float("nan"), None, 0, time.perf_counter()
     tokens_per_second = 0.0
-    while tokens < config.tokens:
+    time_limit = _time_limit(config, deadline)
+    loop_start, start_tokens, out_of_time = time.perf_counter(), tokens, False
+
+    def position() -> int:
+        """Tokens at which to read the schedule: those seen, or the time limit's share if further."""
+        if time_limit == math.inf:
+            return tokens
+        fraction = min(1.0, (time.perf_counter() - loop_start) / time_limit)
+        return max(tokens, start_tokens + int((config.tokens - start_tokens) * fraction))
+
+    while tokens < config.tokens and not out_of_time:
         step_start = time.perf_counter()
-        optimizer.set_multiplier(schedule.multiplier(tokens))
+        optimizer.set_multiplier(schedule.multiplier(position()))
         micro_batches, step_tokens = [], 0
         budget = min(config.step_tokens, config.tokens - tokens)  # the last step stops at --tokens
         while step_tokens < budget:
@@ -324,11 +374,15 @@ def _train(
                 postfix["mfu"] = f"{utilisation:.1%}"
             bar.set_postfix(postfix, refresh=False)
 
-        finished = tokens >= config.tokens
+        # stop before a step like the last one would cross the time limit
+        out_of_time = now - loop_start + (now - step_start) > time_limit
+        finished = tokens >= config.tokens or out_of_time
         if _crossed(before, tokens, config.eval_every_tokens) or finished:
+            eval_start = time.perf_counter()
             val_loss, accuracy = evaluate()
             if context.is_main:
-                record = {"kind": "eval", "step": step, "tokens": tokens, "val_loss": val_loss}
+                record = {"kind": "eval", "step": step, "tokens": tokens, "val_loss": val_loss,
+                          "seconds": time.perf_counter() - eval_start}
                 if accuracy is not None:
                     record["next_term_accuracy"] = accuracy
                 metrics.append(record)
@@ -355,4 +409,6 @@ def _train(
         val_loss=val_loss,
         best_val_loss=best_val,
         tokens_per_second=tokens * 1.0 / max(elapsed, 1e-9),
+        micro_batch_tokens=micro_tokens,
+        loop_seconds=time.perf_counter() - loop_start,
     )

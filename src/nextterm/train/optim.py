@@ -1,7 +1,7 @@
 """Muon + AdamW optimizer groups, the NextTerm card's hybrid.
 
 ``torch.optim.Muon`` takes the 2-D hidden weight matrices (attention and MLP projections);
-``torch.optim.AdamW`` takes everything else: the token embedding, the output head (tied or not),
+``torch.optim.AdamW`` (fused) takes everything else: the token embedding, the output head (tied or not),
 norms, biases and any parameter that is not 2-D. :class:`HybridOptimizer` steps both and sets their
 learning rates from one schedule multiplier.
 """
@@ -81,6 +81,7 @@ class HybridOptimizer:
                     lr=adamw_lr,
                     betas=adamw_betas,
                     weight_decay=adamw_weight_decay,
+                    fused=True,  # one kernel for all parameters (CUDA and CPU)
                 )
             )
             self.base_lrs.append(adamw_lr)
