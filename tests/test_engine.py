@@ -317,3 +317,11 @@ def test_scoring_a_candidate_that_does_not_fit_gives_none(engine):
     assert engine.score_terms([[1, 2]], [[huge]]) == [[None]]
     with pytest.raises(EngineError):
         engine.score_terms([[1, 2]], [])
+
+
+def test_scoring_with_a_shorter_context_sees_only_the_last_terms(engine):
+    long = list(range(1, 60))
+    short = engine.score_terms([long], [[60]], context=24)  # BOS + 7 terms of 3 tokens = 22
+    tail = engine.score_terms([list(range(53, 60))], [[60]])
+    assert short[0][0] == pytest.approx(tail[0][0])
+    assert short[0][0] != engine.score_terms([long], [[60]])[0][0]

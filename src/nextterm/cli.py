@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "nextterm.train.commands",
     "nextterm.serve.commands",
     "nextterm.evals.commands",
+    "nextterm.ranking.commands",
 )
 _TERMS_ARGUMENT = re.compile(r"-?[0-9][0-9,\s-]*")
 EXIT_NO_ANSWER = 1

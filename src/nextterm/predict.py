@@ -13,12 +13,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from nextterm.calibration import Calibration
 from nextterm.candidates import Candidate
 from nextterm.errors import NextTermError
 from nextterm.sequences import validate_terms
+
+if TYPE_CHECKING:
+    from nextterm.ranking import Ranker
+
+SCORING_CONTEXT = 128
+"""Tokens of each prompt the model sees when it scores candidates for the ranker (the last terms:
+the whole context would double the model's cost for little change in its opinion)."""
+
+RANKER_FILE = "ranker.json"
+"""File name of a model's learned ranker, in its checkpoint directory (``nextterm calibrate``)."""
 
 CALIBRATION_FILE = "calibration.json"
 """File name of a model's calibration, in its checkpoint directory (``benchmarks/calibrate.py``)."""
@@ -136,12 +146,14 @@ class LookupPredictor:
 
 
 class HybridPredictor:
-    """Solvers, lookup and model in one ranking (see :func:`rank_candidates`).
+    """Solvers, lookup and model in one ranking.
 
-    Without a calibration: verified solver answers first, then lookup and model candidates ranked
-    by raw confidence. With one: every candidate ranked by calibrated confidence. Either way, when
-    several sources give the same value one candidate keeps it and records the other sources'
-    confidences in ``details["votes"]``.
+    With a learned :class:`~nextterm.ranking.Ranker`: every distinct value any source gave is
+    scored by the ranker (the model's teacher-forced log-probability of each value among its
+    features), its calibrated probability is the confidence. Else with a per-source
+    :class:`Calibration`: every candidate ranked by calibrated confidence; with neither, verified
+    solver answers first, then the rest by raw confidence (see :func:`rank_candidates`). When
+    several sources give the same value, one candidate keeps it and records the others.
     """
 
     name = "hybrid"
@@ -149,23 +161,83 @@ class HybridPredictor:
     def __init__(
         self,
         solvers: Predictor | None = None,
-        model: Predictor | None = None,
+        model: ModelPredictor | None = None,
         lookup: Predictor | None = None,
         calibration: Calibration | None = None,
+        ranker: Ranker | None = None,
     ) -> None:
         self.solvers = solvers or SolverPredictor()
+        self.model = model
         self.others = [source for source in (lookup, model) if source is not None]
         self.calibration = calibration
+        self.ranker = ranker
+
+    def candidates_batch(
+        self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
+    ) -> list[list[Candidate]]:
+        """Every source's candidates per sequence, unranked (what the ranker is fitted on)."""
+        exact = self.solvers.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
+        others = [source.predict_batch(sequences, n_terms=n_terms, top_k=top_k) for source in self.others]
+        return [[c for lists in found for c in lists] for found in zip(exact, *others)]
+
+    def value_features(self, sequences: list[list[int]], found: list[list[Candidate]]):
+        """Per sequence, its value groups and their feature rows (the model scores every value)."""
+        from nextterm.ranking import feature_matrix, group_by_value
+
+        groups = [group_by_value(candidates) for candidates in found]
+        logprobs = None
+        if self.model is not None:
+            logprobs = self.model.engine.score_terms(
+                [list(terms) for terms in sequences],
+                [[g.value for g in row] for row in groups],
+                context=SCORING_CONTEXT,
+            )
+        return [
+            (row, feature_matrix(terms, row, None if logprobs is None else logprobs[i]))
+            for i, (terms, row) in enumerate(zip(sequences, groups))
+        ]
 
     def predict_batch(
         self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
     ) -> list[list[Candidate]]:
-        exact = self.solvers.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
-        others = [source.predict_batch(sequences, n_terms=n_terms, top_k=top_k) for source in self.others]
-        return [
-            rank_candidates(first, [c for lists in rest for c in lists], top_k, self.calibration)
-            for first, *rest in zip(exact, *others)
-        ]
+        found = self.candidates_batch(sequences, n_terms=n_terms, top_k=top_k)
+        if self.ranker is None:
+            return [
+                rank_candidates(
+                    [c for c in candidates if _is_solver(c)],
+                    [c for c in candidates if not _is_solver(c)],
+                    top_k,
+                    self.calibration,
+                )
+                for candidates in found
+            ]
+        ranked = []
+        for groups, rows in self.value_features(sequences, found):
+            probabilities = self.ranker.probabilities(rows) if len(groups) else []
+            ranked.append(sorted(
+                (_ranked_candidate(group, float(p)) for group, p in zip(groups, probabilities)),
+                key=lambda c: (-c.confidence, -c.details["raw_confidence"]),
+            )[:top_k])
+        return ranked
+
+
+def _is_solver(candidate: Candidate) -> bool:
+    return candidate.method not in ("lookup", "model") and not candidate.method.startswith("model")
+
+
+def _ranked_candidate(group, probability: float) -> Candidate:
+    """The candidate that speaks for a value group, with the ranker's probability."""
+    from nextterm.ranking.features import source_of
+
+    lead = group.lead
+    others = {source_of(c): round(c.confidence, 6) for c in group.by_source.values() if c is not lead}
+    details = {
+        **lead.details,
+        "raw_confidence": lead.confidence,
+        "source": source_of(lead),
+        **({"other_sources": others} if others else {}),
+    }
+    return replace(lead, confidence=probability, details=details)
 
 
 def rank_candidates(
@@ -264,7 +336,10 @@ def build_hybrid(
 ) -> HybridPredictor:
     """The hybrid over an already loaded engine (the server shares one engine with completions).
 
-    The calibration defaults to ``<model_path>/calibration.json`` when that file exists.
+    With a model, the learned ranker ``<model_path>/ranker.json`` (``nextterm calibrate``) ranks
+    every candidate when that file exists; otherwise the calibration defaults to
+    ``<model_path>/calibration.json`` when that file exists. Without a model, the uncalibrated
+    ranking (verified answers first) applies: the ranker was fitted with the model's opinions.
     """
     lookup = None
     if lookup_index is not None:
@@ -277,8 +352,18 @@ def build_hybrid(
         calibration = beside_model
     if calibration is not None and not isinstance(calibration, Calibration):
         calibration = Calibration.load(calibration)
+    ranker = None
+    ranker_path = None if model_path is None else Path(model_path) / RANKER_FILE
+    if engine is not None and ranker_path is not None and ranker_path.is_file():
+        from nextterm.ranking import Ranker
+
+        ranker = Ranker.load(ranker_path)
     return HybridPredictor(
-        solvers=SolverPredictor(effort), model=model_predictor, lookup=lookup, calibration=calibration
+        solvers=SolverPredictor(effort),
+        model=model_predictor,
+        lookup=lookup,
+        calibration=calibration,
+        ranker=ranker,
     )
 
 

@@ -448,33 +448,54 @@ class Engine:
         return (score.max(-1).values <= bar).unsqueeze(-1)
 
     @torch.inference_mode()
-    def score_terms(self, sequences: list[list[int]],
-                    candidates: list[list[int]]) -> list[list[float | None]]:
+    def score_terms(self, sequences: list[list[int]], candidates: list[list[int]],
+                    context: int | None = None) -> list[list[float | None]]:
         """The model's log-probability of each given candidate next term, teacher-forced: the sum
         of its digits' log-probabilities and of stopping after them (as in :meth:`beam_next_term`,
         so ``exp`` of a beam term's score is its beam probability). One prefill per sequence is
         shared by all of its candidates. ``None`` where the sequence and candidate do not fit the
-        context."""
+        context, or the candidate is longer than the term budget decoding would allow
+        (:meth:`_term_caps`: the model would never write it). ``context`` cuts each prompt to at
+        most that many tokens (at a term boundary): cheaper, and close for a model that attends
+        mostly to the last terms."""
         if len(candidates) != len(sequences):
             raise EngineError(f"{len(sequences)} sequences but {len(candidates)} candidate lists")
         results: list[list[float | None]] = [[None] * len(options) for options in candidates]
+        caps = self._term_caps(sequences).tolist() if sequences else []
         targets = [[encode_term(int(value)) for value in options] for options in candidates]
-        longest = max((len(ids) for options in targets for ids in options), default=0)
+        longest = max((len(ids) for options, cap in zip(targets, caps) for ids in options if len(ids) < cap),
+                      default=0)
         if longest == 0 or longest + 1 >= self.max_context:
             return results
         prompts, fitting = self._prompts(sequences, longest + 1)
+        if context is not None:
+            cut = self._cut(prompts, fitting, context)
+            prompts, fitting = [prompt for prompt, _ in cut], [index for _, index in cut]
         kept = [(index, prompt) for index, prompt in zip(fitting, prompts) if candidates[index]]
         owners, flat, places = [], [], []
         for row, (index, _) in enumerate(kept):
             for slot, ids in enumerate(targets[index]):
+                if len(ids) >= caps[index]:
+                    continue  # longer than any term the model would write here (see _term_caps)
                 owners.append(row)
                 flat.append(ids)
                 places.append((index, slot))
-        if kept:
+        if owners:
             scores = self._score_rows([prompt for _, prompt in kept], owners, flat)
             for (index, slot), value in zip(places, scores):
                 results[index][slot] = value
         return results
+
+    @staticmethod
+    def _cut(prompts: Sequence[list[int]], fitting: Sequence[int], context: int) -> list[tuple[list[int], int]]:
+        """Prompts cut to ``context`` tokens, dropping those whose last term alone is longer."""
+        kept = []
+        for prompt, index in zip(prompts, fitting):
+            try:
+                kept.append((fit_prompt(prompt, context), index))
+            except EngineError:
+                continue
+        return kept
 
     def _score_rows(self, prompts: list[list[int]], owners: list[int], targets: list[list[int]]) -> list[float]:
         """Teacher-forced log-probabilities of ``targets`` (digit ids), row ``i`` continuing
@@ -483,23 +504,33 @@ class Engine:
         session = self.session()
         logits = session.prefill(prompts).index_select(0, owner_rows)
         session.select(owner_rows)
-        length = max(len(ids) for ids in targets)
-        padded = torch.full((len(targets), length + 1), SEP_ID, dtype=torch.long, device=self.device)
-        for row, ids in enumerate(targets):
-            padded[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        lengths = torch.tensor([len(ids) for ids in targets], device=self.device)
-        total = torch.zeros(len(targets), dtype=torch.float64, device=self.device)
+        order = sorted(range(len(targets)), key=lambda row: len(targets[row]))  # short ones leave first
+        lengths = torch.tensor([len(targets[row]) for row in order], device=self.device)
+        session.select(torch.tensor(order, device=self.device))
+        logits = logits.index_select(0, torch.tensor(order, device=self.device))
+        padded = torch.full((len(order), int(lengths.max()) + 1), SEP_ID, dtype=torch.long, device=self.device)
+        for row, original in enumerate(order):
+            padded[row, : len(targets[original])] = torch.tensor(targets[original], dtype=torch.long)
+        total = torch.zeros(len(order), dtype=torch.float64, device=self.device)
+        live = torch.arange(len(order), device=self.device)  # rows still being fed, into ``total``
         stop_ids = list(STOP_IDS)
-        for position in range(length + 1):
+        for position in range(int(lengths.max()) + 1):
             _stop_if_cancelled()
             logp = torch.log_softmax(logits.double(), -1)
-            digit = logp.gather(1, padded[:, position : position + 1]).squeeze(1)
+            digit = logp.gather(1, padded[live, position : position + 1]).squeeze(1)
             stop = torch.logsumexp(logp[:, stop_ids], -1)
-            total += torch.where(position < lengths, digit, torch.where(position == lengths, stop, 0.0))
-            if position == length:
+            total[live] += torch.where(position < lengths[live], digit, stop)
+            keep = torch.nonzero(lengths[live] > position).flatten()
+            if len(keep) == 0:
                 break
-            logits = session.step(padded[:, position])
-        return total.tolist()
+            if len(keep) < len(live):
+                session.select(keep)
+                live = live[keep]
+            logits = session.step(padded[live, position])
+        scores = [0.0] * len(order)
+        for row, original in enumerate(order):
+            scores[original] = float(total[row])
+        return scores
 
     def generate_tokens(self, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0,
                         top_p: float = 1.0, stop_ids: Iterable[int] = STOP_IDS,

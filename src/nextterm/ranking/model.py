@@ -1,0 +1,199 @@
+"""The learned ranker: gradient-boosted trees over value features, with a calibrated probability.
+
+Fitting uses scikit-learn's ``HistGradientBoostingClassifier`` (chosen over LightGBM: no extra
+dependency, and on the validation data it ranks as well at this size); the fitted trees are then
+exported to plain arrays and an isotonic map (:class:`~nextterm.calibration.CalibrationMap`),
+fitted on a part of the data the trees did not see, turns their score into a probability. The
+saved ranker is one JSON file; predicting needs numpy only (no scikit-learn import at start-up).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nextterm.calibration import CalibrationMap
+from nextterm.errors import NextTermError
+from nextterm.ranking.features import FEATURES
+
+FORMAT = "nextterm-ranker-1"
+
+
+class RankerError(NextTermError):
+    """A ranker file is missing, unreadable, of another format, or fitting data is unusable."""
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One regression tree as arrays indexed by node (leaves have ``left == right == -1``)."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {
+            "feature": self.feature.tolist(),
+            "threshold": [float(t) for t in self.threshold],
+            "missing_left": self.missing_left.astype(int).tolist(),
+            "left": self.left.tolist(),
+            "right": self.right.tolist(),
+            "value": [float(v) for v in self.value],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Tree:
+        return cls(
+            feature=np.asarray(data["feature"], dtype=np.int64),
+            threshold=np.asarray(data["threshold"], dtype=np.float64),
+            missing_left=np.asarray(data["missing_left"], dtype=bool),
+            left=np.asarray(data["left"], dtype=np.int64),
+            right=np.asarray(data["right"], dtype=np.int64),
+            value=np.asarray(data["value"], dtype=np.float64),
+        )
+
+
+def _export(predictor) -> Tree:
+    """Arrays of one fitted scikit-learn tree predictor (its ``nodes`` record array)."""
+    nodes = predictor.nodes
+    leaf = nodes["is_leaf"].astype(bool)
+    return Tree(
+        feature=np.where(leaf, 0, nodes["feature_idx"].astype(np.int64)),
+        threshold=nodes["num_threshold"].astype(np.float64),
+        missing_left=nodes["missing_go_to_left"].astype(bool),
+        left=np.where(leaf, -1, nodes["left"].astype(np.int64)),
+        right=np.where(leaf, -1, nodes["right"].astype(np.int64)),
+        value=nodes["value"].astype(np.float64),
+    )
+
+
+def _pack(trees: Sequence[Tree]) -> tuple[Tree, np.ndarray]:
+    """All trees as one node table (children re-indexed) and each tree's root index, so that a
+    forest is walked for every (row, tree) pair at once."""
+    roots, offset, parts = [], 0, []
+    for tree in trees:
+        roots.append(offset)
+        shift = lambda child: np.where(child >= 0, child + offset, -1)  # noqa: E731
+        parts.append((tree.feature, tree.threshold, tree.missing_left, shift(tree.left),
+                      shift(tree.right), tree.value))
+        offset += len(tree.value)
+    columns = [np.concatenate(column) for column in zip(*parts)] if parts else [np.zeros(0)] * 6
+    return Tree(*columns), np.asarray(roots, dtype=np.int64)
+
+
+class Ranker:
+    """Trees (raw score = baseline + sum of trees, a logit) and the probability map on top."""
+
+    def __init__(self, trees: Sequence[Tree], baseline: float, calibration: CalibrationMap,
+                 meta: dict | None = None) -> None:
+        self.trees = list(trees)
+        self.baseline = float(baseline)
+        self.calibration = calibration
+        self.meta = dict(meta or {})
+        self._forest, self._roots = _pack(self.trees)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """Uncalibrated probabilities (sigmoid of the trees' logit) of each row being right."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+        forest = self._forest
+        node = np.broadcast_to(self._roots, (len(rows), len(self._roots))).copy()
+        row_index = np.arange(len(rows))[:, None]
+        inner = forest.left[node] >= 0
+        while inner.any():
+            x = rows[np.broadcast_to(row_index, node.shape)[inner], forest.feature[node[inner]]]
+            at = node[inner]
+            go_left = np.where(np.isnan(x), forest.missing_left[at], x <= forest.threshold[at])
+            node[inner] = np.where(go_left, forest.left[at], forest.right[at])
+            inner = forest.left[node] >= 0
+        logit = self.baseline + forest.value[node].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-logit))
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """Calibrated probability of each row's value being the right next term."""
+        return np.array([self.calibration(s) for s in self.scores(rows)])
+
+    @classmethod
+    def fit(cls, rows: np.ndarray, labels: Sequence[bool], prompts: Sequence[int], *,
+            seed: int = 0, holdout: float = 0.25, meta: dict | None = None) -> Ranker:
+        """Trees on most prompts, the probability map on the others (``holdout`` of them, whole
+        prompts, so no prompt's values are split between the two)."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        rows = np.asarray(rows, dtype=np.float64)
+        labels = np.asarray(labels, dtype=bool)
+        prompts = np.asarray(prompts)
+        if rows.ndim != 2 or rows.shape[1] != len(FEATURES) or len(rows) != len(labels):
+            raise RankerError(f"need rows of {len(FEATURES)} features and one label each")
+        if labels.all() or not labels.any():
+            raise RankerError("fitting needs both right and wrong candidates")
+        rows = np.where(np.isnan(rows).all(axis=0), 0.0, rows)  # a column no source ever filled
+        unique = np.unique(prompts)
+        rng = np.random.default_rng(seed)
+        held = set(rng.choice(unique, size=max(1, int(holdout * len(unique))), replace=False).tolist())
+        in_map = np.array([p in held for p in prompts])
+        model = HistGradientBoostingClassifier(
+            max_iter=150, learning_rate=0.08, max_leaf_nodes=15, min_samples_leaf=30,
+            l2_regularization=1.0, random_state=seed,
+        ).fit(rows[~in_map], labels[~in_map])
+        trees = [_export(iteration[0]) for iteration in model._predictors]
+        baseline = float(np.ravel(model._baseline_prediction)[0])
+        partial = cls(trees, baseline, CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0)))
+        calibration = CalibrationMap.fit(partial.scores(rows[in_map]), labels[in_map])
+        info = {
+            "rows": int(len(rows)),
+            "prompts": int(len(unique)),
+            "positives": int(labels.sum()),
+            "map_prompts": len(held),
+            "features": list(FEATURES),
+        }
+        return cls(trees, baseline, calibration, {**info, **(meta or {})})
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "features": list(FEATURES),
+            "baseline": self.baseline,
+            "trees": [tree.to_dict() for tree in self.trees],
+            "calibration": self.calibration.to_dict(),
+            "meta": self.meta,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the ranker as JSON, atomically (a temporary file, then a rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".ranker-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self.to_dict(), handle)
+        os.replace(temp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ranker:
+        """Read a ranker written by :meth:`save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise RankerError(f"cannot read ranker file {path}: {error.strerror}") from error
+        except ValueError as error:
+            raise RankerError(f"ranker file {path} is not valid JSON") from error
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise RankerError(f"{path} is not a nextterm ranker file ({FORMAT})")
+        if data.get("features") != list(FEATURES):
+            raise RankerError(f"{path} was fitted on other features: refit it with nextterm calibrate")
+        try:
+            trees = [Tree.from_dict(t) for t in data["trees"]]
+            calibration = CalibrationMap.from_dict(data["calibration"])
+            return cls(trees, data["baseline"], calibration, data.get("meta"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RankerError(f"ranker file {path} is malformed: {error}") from error
