@@ -23,6 +23,9 @@ from nextterm.sequences import validate_terms
 if TYPE_CHECKING:
     from nextterm.ranking import Ranker
 
+CANDIDATES_PER_SOURCE = 5
+"""Fewest candidates each source offers the hybrid, whatever the number of answers asked for."""
+
 SCORING_CONTEXT = 128
 """Tokens of each prompt the model sees when it scores candidates for the ranker (the last terms:
 the whole context would double the model's cost for little change in its opinion)."""
@@ -175,7 +178,9 @@ class HybridPredictor:
     def candidates_batch(
         self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
     ) -> list[list[Candidate]]:
-        """Every source's candidates per sequence, unranked (what the ranker is fitted on)."""
+        """Every source's candidates per sequence, unranked (what the ranker is fitted on); each
+        source offers at least :data:`CANDIDATES_PER_SOURCE`, so that agreement can be seen."""
+        top_k = max(top_k, CANDIDATES_PER_SOURCE)
         exact = self.solvers.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
         others = [source.predict_batch(sequences, n_terms=n_terms, top_k=top_k) for source in self.others]
         return [[c for lists in found for c in lists] for found in zip(exact, *others)]
@@ -237,7 +242,19 @@ def _ranked_candidate(group, probability: float) -> Candidate:
         "source": source_of(lead),
         **({"other_sources": others} if others else {}),
     }
-    return replace(lead, confidence=probability, details=details)
+    return _named(replace(lead, confidence=probability, details=details), group.by_source.get("lookup"))
+
+
+def _named(candidate: Candidate, lookup: Candidate | None) -> Candidate:
+    """A rule's candidate that the OEIS lookup agrees with, with the sequence's A-number and name
+    (the rule says why; the name says which sequence a person knows it as)."""
+    if lookup is None or lookup is candidate or "anum" not in lookup.details:
+        return candidate
+    anum, name = lookup.details["anum"], lookup.details.get("name", "")
+    oeis = {"anum": anum, "name": name, "transform": lookup.details.get("transform", "identity")}
+    via = "" if oeis["transform"] == "identity" else f" (via {oeis['transform']})"
+    explanation = f"{candidate.explanation}; OEIS {anum} {name}{via}".rstrip()
+    return replace(candidate, explanation=explanation, details={**candidate.details, "oeis": oeis})
 
 
 def rank_candidates(
@@ -263,13 +280,19 @@ def _merge(exact: list[Candidate], others: list[Candidate], top_k: int) -> list[
     votes: dict[int, dict[str, float]] = {}
     for candidate in ranked:
         votes.setdefault(candidate.value, {}).setdefault(candidate.method, candidate.confidence)
+    lookups: dict[int, Candidate] = {}
+    for candidate in others:
+        if candidate.method == "lookup":
+            lookups.setdefault(candidate.value, candidate)
     merged, seen = [], set()
     for candidate in ranked:
         if candidate.value in seen:
             continue
         seen.add(candidate.value)
         extra = {m: p for m, p in votes[candidate.value].items() if m != candidate.method}
-        merged.append(replace(candidate, details={**candidate.details, "votes": extra}) if extra else candidate)
+        if extra:
+            candidate = replace(candidate, details={**candidate.details, "votes": extra})
+        merged.append(_named(candidate, lookups.get(candidate.value)))
     return merged[:top_k]
 
 
