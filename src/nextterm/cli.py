@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from nextterm.candidates import Candidate
 from nextterm.errors import NextTermError, report_bug
+from nextterm.resources import add_lookup_arguments, lookup_index_from
 
 COMMAND_MODULES = (
     "nextterm.lookup_commands",
@@ -79,7 +80,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         model=args.model,
         device=args.device,
         beam_width=args.beam,
-        lookup_index=None if args.no_lookup else args.lookup_index,
+        lookup_index=lookup_index_from(args) if kind == "hybrid" else None,
         with_model=not args.no_model,
         effort=args.effort,
     )
@@ -145,12 +146,7 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", help="checkpoint directory or hub id (default: the shipped model)")
     parser.add_argument("--no-model", action="store_true", help="exact solvers only")
-    parser.add_argument(
-        "--lookup-index",
-        default=os.environ.get("NEXTTERM_LOOKUP_INDEX"),
-        help="OEIS lookup index (nextterm lookup --build); default $NEXTTERM_LOOKUP_INDEX",
-    )
-    parser.add_argument("--no-lookup", action="store_true", help="do not consult the lookup index")
+    add_lookup_arguments(parser)
     _add_effort(parser)
     parser.add_argument("--beam", type=int, default=4, help="beam width for model candidates")
     parser.add_argument("--device", help="torch device for the model (default: cuda if available)")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-INDEX_ENV = "NEXTTERM_LOOKUP_INDEX"
-DEFAULT_INDEX_NAME = "lookup.idx"
+from nextterm.resources import INDEX_ENV, INDEX_NAME
 
 
 def register(subparsers) -> None:
@@ -26,8 +24,8 @@ def register(subparsers) -> None:
     parser.add_argument("terms", nargs="?", help="terms such as 5,8,13,21,34")
     parser.add_argument(
         "--index",
-        default=os.environ.get(INDEX_ENV),
-        help=f"index file (default ${INDEX_ENV}, or DIR/{DEFAULT_INDEX_NAME} with --build)",
+        help=f"index file (default ${INDEX_ENV}, else the one `nextterm data fetch` built; "
+        f"DIR/{INDEX_NAME} with --build)",
     )
     parser.add_argument("--build", action="store_true", help="build the index from --oeis DIR")
     parser.add_argument("--oeis", help="directory with stripped.gz (and names.gz)")
@@ -57,7 +55,7 @@ def _build(args) -> Path:
         except OSError as error:
             raise LookupIndexError(f"cannot read {args.allowed}: {error.strerror}") from error
     index = LookupIndex.build(stripped, names if names.exists() else None, allowed)
-    path = index.save(args.index or directory / DEFAULT_INDEX_NAME)
+    path = index.save(args.index or directory / INDEX_NAME)
     print(
         f"indexed {index.meta['sequences']} sequences ({index.meta['terms']} terms) "
         f"in {index.meta['build_seconds']} s -> {path}",
@@ -75,12 +73,14 @@ def _lookup(args: argparse.Namespace) -> int:
         if path is not None:
             return 0
         raise LookupIndexError("give TERMS to look up (or --build to build the index)")
+    from nextterm.resources import find_lookup_index
+
     terms = parse_terms(args.terms)
-    path = path or args.index
+    path = path or args.index or find_lookup_index()
     if not path:
         raise LookupIndexError(
-            f"no lookup index: pass --index FILE or set ${INDEX_ENV} "
-            "(build one with --build --oeis DIR)"
+            f"no lookup index: run `nextterm data fetch` once, or pass --index FILE or set "
+            f"${INDEX_ENV} (build one with --build --oeis DIR)"
         )
     index = LookupIndex.load(path)
     matches = index.search(terms, limit=args.limit, ignore_sign=args.ignore_sign)

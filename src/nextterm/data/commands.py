@@ -22,8 +22,16 @@ def register(subparsers) -> None:
     data = subparsers.add_parser("data", help="OEIS data: download, build training files, pack, decode")
     commands = data.add_subparsers(dest="data_command", required=True)
 
-    fetch = commands.add_parser("fetch", help="download stripped.gz and names.gz from oeis.org")
-    fetch.add_argument("--out", required=True, help="directory to write them to")
+    fetch = commands.add_parser(
+        "fetch",
+        help="download stripped.gz and names.gz from oeis.org and build the lookup index",
+        description="Download the OEIS files (or copy them from --from DIR) into the cache folder "
+        "and build the lookup index there; predict, serve and eval then use it by themselves.",
+    )
+    fetch.add_argument("--out", help="folder to write them to (default: the cache folder, "
+                       "$NEXTTERM_CACHE or ~/.cache/nextterm)")
+    fetch.add_argument("--from", dest="source", help="copy the files from this local folder instead")
+    fetch.add_argument("--no-index", action="store_true", help="do not build the lookup index")
     fetch.set_defaults(func=_fetch)
 
     build = commands.add_parser("build", help="splits, decontamination, augmentation, packed files")
@@ -51,21 +59,34 @@ def register(subparsers) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    import shutil
     import urllib.request
 
-    out = Path(args.out)
+    from nextterm.resources import INDEX_NAME, cache_dir
+
+    out = Path(args.out) if args.out else cache_dir()
     out.mkdir(parents=True, exist_ok=True)
     for name in OEIS_FILES:
         target = out / name
         partial = target.with_suffix(target.suffix + ".part")
-        print(f"downloading {OEIS_URL.format(name=name)} -> {target}")
         try:
-            urllib.request.urlretrieve(OEIS_URL.format(name=name), partial)
+            if args.source:
+                print(f"copying {Path(args.source) / name} -> {target}")
+                shutil.copyfile(Path(args.source) / name, partial)
+            else:
+                print(f"downloading {OEIS_URL.format(name=name)} -> {target}")
+                urllib.request.urlretrieve(OEIS_URL.format(name=name), partial)
         except OSError as error:
             partial.unlink(missing_ok=True)
-            raise DataCommandError(f"download of {name} failed: {error}") from error
+            raise DataCommandError(f"{'copy' if args.source else 'download'} of {name} failed: {error}") from error
         partial.replace(target)
     print("OEIS data: CC BY-SA 4.0, The On-Line Encyclopedia of Integer Sequences, https://oeis.org")
+    if not args.no_index:
+        from nextterm.lookup import LookupIndex
+
+        index = LookupIndex.build(out / "stripped.gz", out / "names.gz")
+        path = index.save(out / INDEX_NAME)
+        print(f"indexed {index.meta['sequences']} sequences -> {path}")
     return 0
 
 

@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from nextterm.resources import add_lookup_arguments
 from nextterm.solvers.rules.settings import EFFORT_NAMES
 
 BENCHMARK_CHOICES = ("polynomial", "iq57", "oeis", "m1", "all")
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--beam", type=int, default=4, help="beam width (model-beam, hybrid)")
     parser.add_argument("--effort", choices=EFFORT_NAMES, default="default",
                         help="rule search effort (solvers, hybrid)")
+    add_lookup_arguments(parser)
     parser.add_argument("--endpoint", default="http://127.0.0.1:8000/v1",
                         help="OpenAI-compatible base URL for --predictor openai")
     parser.add_argument("--endpoint-model", help="model name at the endpoint (default: its first)")
@@ -63,9 +65,32 @@ def _load(args: argparse.Namespace):
         return OpenAIPredictor(config)
     from nextterm.predict import load_predictor
 
+    index = _lookup_index(args) if args.predictor == "hybrid" else None
     return load_predictor(
-        args.predictor, model=args.model, device=args.device, beam_width=args.beam, effort=args.effort
+        args.predictor,
+        model=args.model,
+        device=args.device,
+        beam_width=args.beam,
+        effort=args.effort,
+        lookup_index=index,
     )
+
+
+def _lookup_index(args: argparse.Namespace):
+    """The lookup index for the hybrid; the OEIS held-out benchmark accepts only one built from
+    the training split (any other contains the held-out sequences themselves)."""
+    from nextterm.evals.common import EvalError
+    from nextterm.lookup import LookupIndex
+    from nextterm.resources import lookup_index_from
+
+    path = lookup_index_from(args)
+    if path is not None and args.benchmark in ("oeis", "all") and not LookupIndex.load(path).meta.get("restricted"):
+        raise EvalError(
+            f"{path} indexes all of the OEIS, held-out sequences included: for the OEIS benchmark "
+            "pass --lookup-index with one built from the training split (nextterm lookup --build "
+            "--allowed train_ids.txt) or --no-lookup"
+        )
+    return path
 
 
 def _label(args: argparse.Namespace, predictor) -> str:

@@ -22,6 +22,7 @@ def _is_loopback(host: str) -> bool:
 
 def _run_serve(args: argparse.Namespace) -> int:
     from nextterm.predict import default_model_path
+    from nextterm.resources import lookup_index_from
     from nextterm.serve.config import ServeConfig, ServeConfigError
     from nextterm.serve.server import build_app, run_server, served_model_name
 
@@ -51,7 +52,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             f"warning: serving on {config.host} without an API key: anyone who can reach it may use it",
             file=sys.stderr,
         )
-    app = build_app(model, config, device=args.device)
+    app = build_app(model, config, device=args.device, lookup_index=lookup_index_from(args))
     print(f"serving {config.model_name!r} on http://{config.host}:{config.port}/v1", file=sys.stderr)
     run_server(app, config, log_level=args.log_level)
     return 0
@@ -59,6 +60,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` subcommand."""
+    from nextterm.resources import add_lookup_arguments
+
     parser = subparsers.add_parser(
         "serve",
         help="serve a model over an OpenAI-compatible HTTP API",
@@ -93,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-body-bytes", type=int, default=1 << 20, help="largest request body (default 1 MiB)"
     )
     parser.add_argument("--beam", type=int, default=4, help="beam width of model candidates in /v1/next-terms")
+    add_lookup_arguments(parser)
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads (default: torch's choice; 1 avoids oversubscribed cores)"

@@ -27,17 +27,18 @@ def _read_timeout(app) -> float:
     return config.read_timeout if config is not None else ServeConfig.read_timeout
 
 
-def build_app(model: str | Path, config: ServeConfig, device: str | None = None):
+def build_app(model: str | Path, config: ServeConfig, device: str | None = None,
+              lookup_index: str | Path | None = None):
     """Load the checkpoint once and serve it: completions from its engine, next terms from the
-    hybrid predictor (exact solvers first, then the same engine; calibrated when the checkpoint
-    has a ``calibration.json``)."""
+    hybrid predictor that ``predict`` builds (solvers and rule search, the lookup index when one
+    is given, the same engine, the checkpoint's ranker)."""
     from nextterm.engine import Engine
     from nextterm.predict import build_hybrid
     from nextterm.serve.app import create_app
 
     engine = Engine.from_pretrained(model, device=device)
     local = Path(model) if Path(model).is_dir() else None
-    predictor = build_hybrid(engine, local, beam_width=config.beam_width)
+    predictor = build_hybrid(engine, local, beam_width=config.beam_width, lookup_index=lookup_index)
     return create_app(engine, predictor, config)
 
 

@@ -1,0 +1,74 @@
+"""Where nextterm keeps what a user fetches once: the OEIS files and the lookup index built from
+them (``nextterm data fetch``), found again by ``predict``, ``serve`` and ``eval``.
+
+The folder is ``$NEXTTERM_CACHE`` when set, else ``$XDG_CACHE_HOME/nextterm``, else
+``~/.cache/nextterm``. ``$NEXTTERM_LOOKUP_INDEX`` names an index file elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from nextterm.errors import NextTermError
+
+CACHE_ENV = "NEXTTERM_CACHE"
+INDEX_ENV = "NEXTTERM_LOOKUP_INDEX"
+INDEX_NAME = "lookup.idx"
+
+MISSING_INDEX_HINT = (
+    "note: no OEIS lookup index, so sequences are not named and relatives are not looked up; "
+    "`nextterm data fetch` downloads the OEIS files once and builds it"
+)
+
+
+class ResourceError(NextTermError):
+    """A configured resource (an index named by the environment) is missing."""
+
+
+def cache_dir() -> Path:
+    """The folder for fetched data (not created here)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "nextterm"
+
+
+def default_index_path() -> Path:
+    """Where ``nextterm data fetch`` builds the lookup index."""
+    return cache_dir() / INDEX_NAME
+
+
+def find_lookup_index() -> Path | None:
+    """The lookup index to use when none is given: ``$NEXTTERM_LOOKUP_INDEX`` (which must exist),
+    else the fetched one when present, else None."""
+    named = os.environ.get(INDEX_ENV)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ResourceError(f"${INDEX_ENV} names {path}, which does not exist")
+        return path
+    path = default_index_path()
+    return path if path.is_file() else None
+
+
+def add_lookup_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--lookup-index FILE`` and ``--no-lookup``, the same for predict, serve and eval."""
+    parser.add_argument(
+        "--lookup-index",
+        help=f"OEIS lookup index file (default: ${INDEX_ENV}, else the one `nextterm data fetch` built)",
+    )
+    parser.add_argument("--no-lookup", action="store_true", help="do not consult the lookup index")
+
+
+def lookup_index_from(args: argparse.Namespace) -> Path | None:
+    """The index the arguments name, else the default one; with neither, a one-line hint on
+    stderr (and None)."""
+    if args.no_lookup:
+        return None
+    found = Path(args.lookup_index) if args.lookup_index else find_lookup_index()
+    if found is None:
+        print(MISSING_INDEX_HINT, file=sys.stderr)
+    return found
