@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test train-default clean
+.PHONY: demo test train-default gpu-input gpu-rehearsal gpu-unpack ship-gpu clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The shipped model: build the data from the OEIS files, train, evaluate, install into the package.
+# Two paths: this CPU one (`make train-default`), and the timed single-GPU run below
+# (`make gpu-input`, then `bash scripts/gpu_train.sh OUT` on the GPU machine, then
+# `make ship-gpu GPU_OUT=OUT` here), which replaces the shipped model only if it is better.
 OEIS ?= ../shared/data/oeis
 DATA ?= runs/data
 CONFIG ?= configs/default-model.toml
@@ -35,6 +38,43 @@ train-default: $(STAMP)
 	$(BIN)/python scripts/ship_model.py $(RUN)/final_latest --results benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json
 	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/collect_results.py
+
+# The timed GPU run's carried input: 60% of the training sequences (46.9 MiB; the whole build
+# compresses to 77 MiB, more than may travel beside the checkout), all of validation.
+GPU_INPUT ?= runs/gpu-input/data.tar.xz
+$(DATA)/summary.json: | $(STAMP)
+	$(BIN)/nextterm data build --stripped $(OEIS)/stripped.gz --out $(DATA)
+gpu-input: $(DATA)/summary.json
+	$(BIN)/python -m nextterm.train.timed bundle --data $(DATA) --out $(GPU_INPUT) --fraction 0.6
+
+# The same script on this CPU: a 2-layer model, 1% of the training sequences, a 30-second budget.
+REHEARSAL ?= runs/rehearsal
+gpu-rehearsal: $(DATA)/summary.json
+	$(BIN)/python -m nextterm.train.timed bundle --data $(DATA) --out $(REHEARSAL)/data.tar.xz --fraction 0.01
+	rm -rf $(REHEARSAL)/out $(REHEARSAL)/work
+	PYTHON=$(BIN)/python bash scripts/gpu_train.sh $(REHEARSAL)/out --config configs/cpu-rehearsal.toml \
+		--input $(REHEARSAL)/data.tar.xz --work $(REHEARSAL)/work --budget-s 30 --train-s 30 --reserve-s 5
+
+# The folder a GPU run handed back (GPU_OUT) -> a run directory as `nextterm train` writes it.
+GPU_OUT ?= runs/gpu-out
+GPU_RUN ?= runs/gpu-run
+gpu-unpack:
+	rm -rf $(GPU_RUN) && mkdir -p $(GPU_RUN)/final_latest
+	cp $(GPU_OUT)/*.safetensors $(GPU_RUN)/final_latest/
+	tar -xf $(GPU_OUT)/checkpoint.tar -C $(GPU_RUN)/final_latest
+	mv $(GPU_RUN)/final_latest/train_config.json $(GPU_RUN)/
+	cp $(GPU_OUT)/metrics.jsonl $(GPU_OUT)/loss.png $(GPU_OUT)/results.json $(GPU_RUN)/
+
+# Calibrate and evaluate the GPU-trained model; install it only if it beats the shipped one on the
+# held-out split, alone and in the hybrid (compare_evals exits non-zero otherwise).
+ship-gpu: gpu-unpack
+	test -f runs/lookup-train.idx || $(BIN)/nextterm lookup --build --oeis $(OEIS) --allowed $(DATA)/train_ids.txt --index runs/lookup-train.idx
+	$(BIN)/python benchmarks/calibrate.py --model $(GPU_RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx --name calibration-gpu
+	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(GPU_RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag gpu-model
+	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(GPU_RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag gpu-hybrid
+	$(BIN)/python scripts/compare_evals.py --current benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json \
+		--candidate benchmarks/results/evals-gpu-model.json benchmarks/results/evals-gpu-hybrid.json
+	$(BIN)/python scripts/ship_model.py $(GPU_RUN)/final_latest --results benchmarks/results/evals-gpu-model.json benchmarks/results/evals-gpu-hybrid.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -23,6 +23,7 @@ ORDER = [
     ("lookup.md", "OEIS lookup index"),
     ("engine.md", "Decoding engine vs `generate`"),
     ("train.md", "Training throughput"),
+    ("gpu-train.md", "Timed single-GPU training run"),
     ("data.md", "Data pipeline"),
     ("serve.md", "HTTP server load test"),
     ("serve_robustness.md", "HTTP server robustness"),

@@ -13,5 +13,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:?usage: scripts/gpu_train.sh OUT [flags of python -m nextterm.train.timed]}"
 shift
 export PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+# batches vary in shape: growable segments keep the CUDA allocator from fragmenting
+export PYTORCH_CUDA_ALLOC_CONF="${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}"
 exec "${PYTHON:-python3}" -m nextterm.train.timed \
     --config "$root/configs/gpu-timed.toml" --input "$root/runs/gpu-input/data.tar.xz" --out "$out" "$@"

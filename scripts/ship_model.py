@@ -79,6 +79,10 @@ def model_card(checkpoint: Path, run: Path, results: list[Path]) -> str:
     parameters = count_parameters(load_checkpoint(checkpoint))
     packed = data.get("train_packed", {})
     hours = meta.get("elapsed_s", 0) / 3600
+    resolved = train_config.get("resolved", {})
+    hardware = resolved.get("device_name") or train_config["device"]
+    if train_config["device"] == "cpu":
+        hardware += f", {train_config.get('threads') or 'all'} thread(s)"
     lines = [
         f"# {DEFAULT_MODEL_NAME}",
         "",
@@ -99,8 +103,7 @@ def model_card(checkpoint: Path, run: Path, results: list[Path]) -> str:
         f"| optimizer | Muon lr {train_config['muon_lr']} (2-D weights) + AdamW lr "
         f"{train_config['adamw_lr']} (the rest); warmup, cosine to "
         f"{train_config['min_lr_ratio']}x, cooldown to 0 |",
-        f"| hardware | {train_config['device']}, {train_config.get('threads', 'all')} thread(s); "
-        f"{platform.machine()} |",
+        f"| hardware | {hardware}, {resolved.get('compute_dtype', 'float32')}; {platform.machine()} |",
         f"| training time | {hours:.2f} h |",
         "",
         "## Data",
@@ -119,7 +122,8 @@ def model_card(checkpoint: Path, run: Path, results: list[Path]) -> str:
         "## Reproduce",
         "",
         "`make train-default` (data build, CPU training with `configs/default-model.toml`, this",
-        "script). On a GPU, `make train-default CONFIG=configs/default-model-gpu.toml`.",
+        "script), or the timed single-GPU run: `make gpu-input`, `bash scripts/gpu_train.sh OUT` on",
+        "the GPU machine (`configs/gpu-timed.toml`), then `make ship-gpu GPU_OUT=OUT`.",
         "",
         "Data: The On-Line Encyclopedia of Integer Sequences, https://oeis.org (CC BY-SA 4.0).",
         "",

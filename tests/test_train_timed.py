@@ -99,17 +99,26 @@ def test_cpu_rehearsal_of_the_gpu_command(bundle, tmp_path):
     assert json.loads((out / "train_config.json").read_text())["compile"] is True
 
 
-def test_time_limit_ends_the_run_with_the_cooldown(data_dir, tmp_path):
+@pytest.fixture
+def one_thread():
+    """One intra-op thread (tiny matmuls are fastest so), restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_time_limit_ends_the_run_with_the_cooldown(data_dir, tmp_path, one_thread):
     model = {"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
              "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 64}
     config = make_config(
         {"preset": "nextterm-1m", "model": model, "context_len": 64, "micro_batch_tokens": 256,
-         "step_tokens": 256, "val_tokens": 256, "accuracy_samples": 0, "device": "cpu", "threads": 1},
+         "step_tokens": 256, "val_tokens": 256, "accuracy_samples": 0, "device": "cpu"},
         data=str(data_dir), out=str(tmp_path / "run"), tokens=10**9, time_budget_s=3.0,
         eval_every_tokens=0, checkpoint_every_tokens=0, warmup_frac=0.0, cooldown_frac=0.5,
     )
     result = train(config, progress=False)
-    assert 0 < result.tokens < 10**9
+    assert result.steps >= 5 and result.tokens < 10**9
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     rates = [r["lr_muon"] for r in records if r["kind"] == "train"]
     assert rates[0] > 0.9 * config.muon_lr  # the clock, not the 10**9 tokens, drives the schedule
@@ -169,3 +178,25 @@ def test_sharded_bf16_export_loads_back(tmp_path):
     assert next(loaded.parameters()).dtype == torch.bfloat16
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_compare_evals_ships_only_an_improvement(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import compare_evals
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+    def summary(name: str, predictor: str, accuracy: float, limit: int = 2048) -> str:
+        oeis = {"accuracy": accuracy, "data": "runs/data/heldout.jsonl", "limit": limit, "seed": 0, "items": limit}
+        (tmp_path / name).write_text(json.dumps({"predictor": predictor, "benchmarks": {"oeis": oeis}}))
+        return str(tmp_path / name)
+
+    current = [summary("m.json", "model", 0.08), summary("h.json", "hybrid", 0.30)]
+    better = [summary("gm.json", "model", 0.21), summary("gh.json", "hybrid", 0.35)]
+    mixed = [summary("xm.json", "model", 0.21), summary("xh.json", "hybrid", 0.29)]
+    assert compare_evals.main(["--current", *current, "--candidate", *better]) == 0
+    assert compare_evals.main(["--current", *current, "--candidate", *mixed]) == 1
+    other_items = summary("om.json", "model", 0.5, limit=100)
+    assert compare_evals.main(["--current", current[0], "--candidate", other_items]) == 2
+    assert compare_evals.main(["--current", *current, "--candidate", *reversed(better)]) == 2

@@ -132,11 +132,13 @@ def train(
         distributed.teardown()
 
 
-def _time_limit(config: TrainConfig, deadline: float | None) -> float:
-    """Seconds the loop may run from now (inf without a limit)."""
+def _time_limit(config: TrainConfig, deadline: float | None, device: torch.device, world: int) -> float:
+    """Seconds the loop may run from now (inf without a limit), the same on every rank."""
     limit = config.time_budget_s or math.inf
     if deadline is not None:
         limit = min(limit, deadline - time.monotonic())
+    if limit != math.inf:
+        limit = distributed.all_reduce_sum([limit], device)[0] / world
     if limit <= 0:
         raise TrainError(
             f"the deadline passed {-limit:.0f} s before the first training step: setup (data, model, "
@@ -313,14 +315,19 @@ def _train(
     )
     loss, val_loss, window_tokens, window_start = float("nan"), None, 0, time.perf_counter()
     tokens_per_second = 0.0
-    time_limit = _time_limit(config, deadline)
+    time_limit = _time_limit(config, deadline, device, world)
     loop_start, start_tokens, out_of_time = time.perf_counter(), tokens, False
+
+    def shared(*seconds: float) -> list[float]:
+        """Durations averaged over the ranks: every rank then reads the same learning rate and
+        stops at the same step."""
+        return [value / world for value in distributed.all_reduce_sum(list(seconds), device)]
 
     def position() -> int:
         """Tokens at which to read the schedule: those seen, or the time limit's share if further."""
         if time_limit == math.inf:
             return tokens
-        fraction = min(1.0, (time.perf_counter() - loop_start) / time_limit)
+        fraction = min(1.0, shared(time.perf_counter() - loop_start)[0] / time_limit)
         return max(tokens, start_tokens + int((config.tokens - start_tokens) * fraction))
 
     while tokens < config.tokens and not out_of_time:
@@ -374,8 +381,9 @@ def _train(
                 postfix["mfu"] = f"{utilisation:.1%}"
             bar.set_postfix(postfix, refresh=False)
 
-        # stop before a step like the last one would cross the time limit
-        out_of_time = now - loop_start + (now - step_start) > time_limit
+        if time_limit != math.inf:  # stop before a step like the last one would cross the limit
+            ran, last_step = shared(now - loop_start, now - step_start)
+            out_of_time = ran + last_step > time_limit
         finished = tokens >= config.tokens or out_of_time
         if _crossed(before, tokens, config.eval_every_tokens) or finished:
             eval_start = time.perf_counter()
