@@ -25,14 +25,19 @@ from nextterm.ranking.model import Ranker
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 
 
+SHORTEST_PREFIX, LONGEST_PREFIX = 2, 8
+"""Prefix lengths of the fit's short items: from the two terms that make an arithmetic
+progression to the handful a puzzle shows."""
+
+
 def short_prefixes(items: Sequence[EvalItem], count: int, seed: int) -> list[EvalItem]:
-    """``count`` items asking for term k+1 of a sequence from its first k (4 <= k <= 8)."""
+    """``count`` items asking for term k+1 of a sequence from its first k (2 <= k <= 8)."""
     rng = random.Random(seed)
     long_enough = [item for item in items if len(item.prompt) >= 9]
     chosen = rng.sample(long_enough, min(count, len(long_enough)))
     result = []
     for item in chosen:
-        k = rng.randint(4, 8)
+        k = rng.randint(SHORTEST_PREFIX, LONGEST_PREFIX)
         result.append(EvalItem(f"{item.id}:first{k}", item.prompt[:k], item.prompt[k], {"prefix": k}))
     return result
 
@@ -49,7 +54,7 @@ def puzzle_prefixes(count: int, seed: int) -> list[EvalItem]:
         if made is None:
             continue
         family, terms = made
-        k = rng.randint(4, 8)
+        k = rng.randint(SHORTEST_PREFIX, LONGEST_PREFIX)
         result.append(EvalItem(f"puzzle-{len(result)}:{family}:first{k}", tuple(terms[:k]), terms[k]))
     return result
 
