@@ -135,8 +135,8 @@ def prepare_data(source: str | Path, work: Path, build_config: str | None = None
 # -- export -----------------------------------------------------------------------------------
 
 
-def _replace_into(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target`` atomically (through a temporary name beside the target)."""
+def _copy_into(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically (through a temporary name beside the target)."""
     temporary = target.with_name(f".{target.name}.tmp")
     shutil.copyfile(source, temporary)
     os.replace(temporary, target)
@@ -158,16 +158,16 @@ def export_run(run: Path, out: Path, staging: Path) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     shards = sorted(p for p in exported.iterdir() if p.suffix == ".safetensors")
     for shard in shards:
-        _replace_into(shard, out / shard.name)
+        _copy_into(shard, out / shard.name)
     archive = staging / CHECKPOINT_TAR
     with tarfile.open(archive, "w") as handle:
         for path in sorted(exported.iterdir()):
             if path not in shards:
                 handle.add(path, arcname=path.name)
         handle.add(run / CONFIG_FILE, arcname=CONFIG_FILE)
-    _replace_into(archive, out / CHECKPOINT_TAR)
+    _copy_into(archive, out / CHECKPOINT_TAR)
     for name in (METRICS_FILE, PLOT_FILE):
-        _replace_into(run / name, out / name)
+        _copy_into(run / name, out / name)
     return {p.name: p.stat().st_size for p in out.iterdir() if p.is_file()}
 
 
