@@ -40,10 +40,11 @@ def test_exported_trees_equal_scikit_learn():
 
     rows, labels = _random_rows(3000)
     model = HistGradientBoostingClassifier(max_iter=40, max_leaf_nodes=15).fit(rows, labels)
+    identity = CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0))
     ranker = Ranker(
         [_export(iteration[0]) for iteration in model._predictors],
         float(np.ravel(model._baseline_prediction)[0]),
-        CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0)),
+        {"short": identity, "long": identity},
     )
     assert ranker.scores(rows) == pytest.approx(model.predict_proba(rows)[:, 1], abs=1e-12)
 

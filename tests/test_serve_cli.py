@@ -24,7 +24,7 @@ def test_serve_without_a_model_serves_the_shipped_one_by_its_name(monkeypatch):
     from nextterm.predict import default_model_path
 
     seen = {}
-    monkeypatch.setattr(server, "build_app", lambda model, config, device=None: seen.update(model=model, config=config))
+    monkeypatch.setattr(server, "build_app", lambda model, config, device=None, lookup_index=None: seen.update(model=model, config=config))
     monkeypatch.setattr(server, "run_server", lambda app, config, log_level="info": None)
     assert main(["serve", "--port", "0"]) == 0
     assert seen["model"] == default_model_path() and seen["config"].model_name == "nextterm-default"

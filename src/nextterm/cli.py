@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from nextterm.candidates import Candidate
 from nextterm.errors import NextTermError, report_bug
-from nextterm.resources import add_lookup_arguments, lookup_index_from
+from nextterm.resources import add_lookup_arguments, lookup_index_from, note_missing_index
 
 COMMAND_MODULES = (
     "nextterm.lookup_commands",
@@ -75,12 +75,13 @@ def _run_predict(args: argparse.Namespace) -> int:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # the answer, not a weight-loading bar
+    index = lookup_index_from(args) if kind == "hybrid" else None
     predictor = load_predictor(
         kind,
         model=args.model,
         device=args.device,
         beam_width=args.beam,
-        lookup_index=lookup_index_from(args) if kind == "hybrid" else None,
+        lookup_index=index,
         with_model=not args.no_model,
         effort=args.effort,
     )
@@ -91,6 +92,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         predictor=predictor,
         min_confidence=args.min_confidence,
     )
+    if kind == "hybrid":
+        note_missing_index(args, index)
     if args.json:
         payload = {
             "terms": terms,

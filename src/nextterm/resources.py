@@ -64,11 +64,14 @@ def add_lookup_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def lookup_index_from(args: argparse.Namespace) -> Path | None:
-    """The index the arguments name, else the default one; with neither, a one-line hint on
-    stderr (and None)."""
+    """The index the arguments name, else the default one, else None."""
     if args.no_lookup:
         return None
-    found = Path(args.lookup_index) if args.lookup_index else find_lookup_index()
-    if found is None:
+    return Path(args.lookup_index) if args.lookup_index else find_lookup_index()
+
+
+def note_missing_index(args: argparse.Namespace, index: Path | None) -> None:
+    """After a command's answer: one line on stderr saying how to get the index it went without
+    (nothing when the user chose ``--no-lookup``)."""
+    if index is None and not args.no_lookup:
         print(MISSING_INDEX_HINT, file=sys.stderr)
-    return found

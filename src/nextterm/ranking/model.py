@@ -2,8 +2,11 @@
 
 Fitting uses scikit-learn's ``HistGradientBoostingClassifier`` (chosen over LightGBM: no extra
 dependency, and on the validation data it ranks as well at this size); the fitted trees are then
-exported to plain arrays and an isotonic map (:class:`~nextterm.calibration.CalibrationMap`),
-fitted on a part of the data the trees did not see, turns their score into a probability. The
+exported to plain arrays and isotonic maps (:class:`~nextterm.calibration.CalibrationMap`),
+fitted on a part of the data the trees did not see, turn their score into a probability: one map
+for short prompts (at most :data:`SHORT_PROMPT` terms, where even a right-looking rule is often
+not the intended one) and one for longer prompts, whose answers are right more often at the same
+score. The
 saved ranker is one JSON file; predicting needs numpy only (no scikit-learn import at start-up).
 """
 
@@ -23,6 +26,8 @@ from nextterm.errors import NextTermError
 from nextterm.ranking.features import FEATURES
 
 FORMAT = "nextterm-ranker-1"
+MIN_MAP_ROWS = 200
+"""Fewest held-apart rows a prompt-length map is fitted on (else the map of all of them)."""
 
 
 class RankerError(NextTermError):
@@ -90,14 +95,27 @@ def _pack(trees: Sequence[Tree]) -> tuple[Tree, np.ndarray]:
     return Tree(*columns), np.asarray(roots, dtype=np.int64)
 
 
-class Ranker:
-    """Trees (raw score = baseline + sum of trees, a logit) and the probability map on top."""
+SHORT_PROMPT = 8
+"""Prompts of at most this many terms get the short-prompt probability map."""
 
-    def __init__(self, trees: Sequence[Tree], baseline: float, calibration: CalibrationMap,
+_LENGTH = FEATURES.index("prompt_terms")
+
+
+def _is_short(rows: np.ndarray) -> np.ndarray:
+    return rows[:, _LENGTH] <= SHORT_PROMPT
+
+
+class Ranker:
+    """Trees (raw score = baseline + sum of trees, a logit) and the probability maps on top
+    (``calibration["short"]`` and ``calibration["long"]``)."""
+
+    def __init__(self, trees: Sequence[Tree], baseline: float, calibration: dict[str, CalibrationMap],
                  meta: dict | None = None) -> None:
+        if set(calibration) != {"short", "long"}:
+            raise RankerError("a ranker needs a 'short' and a 'long' probability map")
         self.trees = list(trees)
         self.baseline = float(baseline)
-        self.calibration = calibration
+        self.calibration = dict(calibration)
         self.meta = dict(meta or {})
         self._forest, self._roots = _pack(self.trees)
 
@@ -119,7 +137,12 @@ class Ranker:
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """Calibrated probability of each row's value being the right next term."""
-        return np.array([self.calibration(s) for s in self.scores(rows)])
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+        short = _is_short(rows)
+        return np.array([
+            self.calibration["short" if is_short else "long"](score)
+            for score, is_short in zip(self.scores(rows), short)
+        ])
 
     @classmethod
     def fit(cls, rows: np.ndarray, labels: Sequence[bool], prompts: Sequence[int], *,
@@ -146,8 +169,15 @@ class Ranker:
         ).fit(rows[~in_map], labels[~in_map])
         trees = [_export(iteration[0]) for iteration in model._predictors]
         baseline = float(np.ravel(model._baseline_prediction)[0])
-        partial = cls(trees, baseline, CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0)))
-        calibration = CalibrationMap.fit(partial.scores(rows[in_map]), labels[in_map])
+        identity = CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0))
+        partial = cls(trees, baseline, {"short": identity, "long": identity})
+        scores, right, short = partial.scores(rows[in_map]), labels[in_map], _is_short(rows[in_map])
+        overall = CalibrationMap.fit(scores, right)
+        calibration = {
+            name: CalibrationMap.fit(scores[part], right[part]) if right[part].any() and part.sum() >= MIN_MAP_ROWS
+            else overall
+            for name, part in (("short", short), ("long", ~short))
+        }
         info = {
             "rows": int(len(rows)),
             "prompts": int(len(unique)),
@@ -163,7 +193,7 @@ class Ranker:
             "features": list(FEATURES),
             "baseline": self.baseline,
             "trees": [tree.to_dict() for tree in self.trees],
-            "calibration": self.calibration.to_dict(),
+            "calibration": {name: mapping.to_dict() for name, mapping in self.calibration.items()},
             "meta": self.meta,
         }
 
@@ -193,7 +223,7 @@ class Ranker:
             raise RankerError(f"{path} was fitted on other features: refit it with nextterm calibrate")
         try:
             trees = [Tree.from_dict(t) for t in data["trees"]]
-            calibration = CalibrationMap.from_dict(data["calibration"])
+            calibration = {name: CalibrationMap.from_dict(m) for name, m in data["calibration"].items()}
             return cls(trees, data["baseline"], calibration, data.get("meta"))
         except (KeyError, TypeError, ValueError) as error:
             raise RankerError(f"ranker file {path} is malformed: {error}") from error

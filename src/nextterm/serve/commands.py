@@ -22,7 +22,7 @@ def _is_loopback(host: str) -> bool:
 
 def _run_serve(args: argparse.Namespace) -> int:
     from nextterm.predict import default_model_path
-    from nextterm.resources import lookup_index_from
+    from nextterm.resources import lookup_index_from, note_missing_index
     from nextterm.serve.config import ServeConfig, ServeConfigError
     from nextterm.serve.server import build_app, run_server, served_model_name
 
@@ -52,7 +52,9 @@ def _run_serve(args: argparse.Namespace) -> int:
             f"warning: serving on {config.host} without an API key: anyone who can reach it may use it",
             file=sys.stderr,
         )
-    app = build_app(model, config, device=args.device, lookup_index=lookup_index_from(args))
+    index = lookup_index_from(args)
+    app = build_app(model, config, device=args.device, lookup_index=index)
+    note_missing_index(args, index)
     print(f"serving {config.model_name!r} on http://{config.host}:{config.port}/v1", file=sys.stderr)
     run_server(app, config, log_level=args.log_level)
     return 0
