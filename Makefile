@@ -32,7 +32,7 @@ train-default: $(STAMP)
 	test -f $(DATA)/summary.json || $(BIN)/nextterm data build --stripped $(OEIS)/stripped.gz --out $(DATA)
 	$(BIN)/nextterm train --config $(CONFIG) --data $(DATA) --out $(RUN)
 	test -f runs/lookup-train.idx || $(BIN)/nextterm lookup --build --oeis $(OEIS) --allowed $(DATA)/train_ids.txt --index runs/lookup-train.idx
-	$(BIN)/python benchmarks/calibrate.py --model $(RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx
+	$(BIN)/nextterm calibrate --model $(RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx --results benchmarks/results
 	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag model
 	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag hybrid
 	$(BIN)/python scripts/ship_model.py $(RUN)/final_latest --results benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json
@@ -69,7 +69,7 @@ gpu-unpack:
 # held-out split, alone and in the hybrid (compare_evals exits non-zero otherwise).
 ship-gpu: gpu-unpack
 	test -f runs/lookup-train.idx || $(BIN)/nextterm lookup --build --oeis $(OEIS) --allowed $(DATA)/train_ids.txt --index runs/lookup-train.idx
-	$(BIN)/python benchmarks/calibrate.py --model $(GPU_RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx --name calibration-gpu
+	$(BIN)/nextterm calibrate --model $(GPU_RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx --results $(GPU_RUN)/calibration
 	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(GPU_RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag gpu-model
 	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(GPU_RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag gpu-hybrid
 	$(BIN)/python scripts/compare_evals.py --current benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json \

@@ -23,6 +23,9 @@ from nextterm.sequences import validate_terms
 if TYPE_CHECKING:
     from nextterm.ranking import Ranker
 
+FORECAST_BELOW = 0.5
+"""A measured-looking series whose best candidate is less likely than this is forecast instead."""
+
 CANDIDATES_PER_SOURCE = 5
 """Fewest candidates each source offers the hybrid, whatever the number of answers asked for."""
 
@@ -34,7 +37,8 @@ RANKER_FILE = "ranker.json"
 """File name of a model's learned ranker, in its checkpoint directory (``nextterm calibrate``)."""
 
 CALIBRATION_FILE = "calibration.json"
-"""File name of a model's calibration, in its checkpoint directory (``benchmarks/calibrate.py``)."""
+"""File name of a per-source calibration in a checkpoint directory (checkpoints calibrated before the
+learned ranker; ``nextterm calibrate`` writes :data:`RANKER_FILE`)."""
 
 DEFAULT_MODEL_NAME = "nextterm-default"
 """Folder name of the checkpoint shipped inside the package (``nextterm/assets/<name>``)."""
@@ -151,7 +155,9 @@ class LookupPredictor:
 class HybridPredictor:
     """Solvers, lookup and model in one ranking.
 
-    With a learned :class:`~nextterm.ranking.Ranker`: every distinct value any source gave is
+    A series that looks measured (sales, temperatures: :func:`nextterm.forecast.looks_measured`)
+    with no credible candidate gets the statistical forecast first (``forecast=False`` turns this
+    route off). With a learned :class:`~nextterm.ranking.Ranker`: every distinct value any source gave is
     scored by the ranker (the model's teacher-forced log-probability of each value among its
     features), its calibrated probability is the confidence. Else with a per-source
     :class:`Calibration`: every candidate ranked by calibrated confidence; with neither, verified
@@ -168,8 +174,10 @@ class HybridPredictor:
         lookup: Predictor | None = None,
         calibration: Calibration | None = None,
         ranker: Ranker | None = None,
+        forecast: bool = True,
     ) -> None:
         self.solvers = solvers or SolverPredictor()
+        self.forecast = forecast
         self.model = model
         self.others = [source for source in (lookup, model) if source is not None]
         self.calibration = calibration
@@ -205,6 +213,12 @@ class HybridPredictor:
     def predict_batch(
         self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
     ) -> list[list[Candidate]]:
+        ranked = self._rank(sequences, n_terms, top_k)
+        if not self.forecast:
+            return ranked
+        return [_forecast_route(list(terms), row, n_terms, top_k) for terms, row in zip(sequences, ranked)]
+
+    def _rank(self, sequences: list[list[int]], n_terms: int, top_k: int) -> list[list[Candidate]]:
         found = self.candidates_batch(sequences, n_terms=n_terms, top_k=top_k)
         if self.ranker is None:
             return [
@@ -224,6 +238,16 @@ class HybridPredictor:
                 key=lambda c: (-c.confidence, -c.details["raw_confidence"]),
             )[:top_k])
         return ranked
+
+
+def _forecast_route(terms: list[int], ranked: list[Candidate], n_terms: int, top_k: int) -> list[Candidate]:
+    """A measured series (noisy, no exact structure) with no credible candidate gets the
+    statistical forecast first: the exact-rule candidates after it are guesses there."""
+    from nextterm.forecast import forecast_candidates, looks_measured
+
+    if ranked and ranked[0].confidence >= FORECAST_BELOW or not looks_measured(terms):
+        return ranked
+    return (forecast_candidates(terms, n_terms) + ranked)[:top_k]
 
 
 def _is_solver(candidate: Candidate) -> bool:
