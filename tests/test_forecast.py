@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import numpy as np
@@ -177,3 +178,16 @@ def test_huge_terms_are_scaled_and_beyond_float_range_refused():
 def test_bad_arguments_raise(terms, n_terms, kwargs):
     with pytest.raises(ForecastError):
         forecast_candidates(terms, n_terms, **kwargs)
+
+
+def test_the_hybrid_forecasts_a_measured_series_and_not_an_exact_one():
+    from nextterm.predict import load_predictor
+
+    hybrid = load_predictor("hybrid", with_model=False)
+    rng = random.Random(3)
+    sales = [int(1000 + 15 * t + rng.gauss(0, 60)) for t in range(30)]
+    [forecast, *_] = hybrid.predict_batch([sales], n_terms=3, top_k=3)[0]
+    assert forecast.method == "forecast" and len(forecast.continuation) == 3
+    assert not forecast.details["verified"]
+    squares = hybrid.predict_batch([[n * n for n in range(1, 20)]], top_k=3)[0]
+    assert squares[0].value == 400 and all(c.method != "forecast" for c in squares)

@@ -23,9 +23,6 @@ from nextterm.sequences import validate_terms
 if TYPE_CHECKING:
     from nextterm.ranking import Ranker
 
-FORECAST_BELOW = 0.5
-"""A measured-looking series whose best candidate is less likely than this is forecast instead."""
-
 CANDIDATES_PER_SOURCE = 5
 """Fewest candidates each source offers the hybrid, whatever the number of answers asked for."""
 
@@ -156,7 +153,7 @@ class HybridPredictor:
     """Solvers, lookup and model in one ranking.
 
     A series that looks measured (sales, temperatures: :func:`nextterm.forecast.looks_measured`)
-    with no credible candidate gets the statistical forecast first (``forecast=False`` turns this
+    that no rule verifies gets the statistical forecast first (``forecast=False`` turns this
     route off). With a learned :class:`~nextterm.ranking.Ranker`: every distinct value any source gave is
     scored by the ranker (the model's teacher-forced log-probability of each value among its
     features), its calibrated probability is the confidence. Else with a per-source
@@ -241,17 +238,18 @@ class HybridPredictor:
 
 
 def _forecast_route(terms: list[int], ranked: list[Candidate], n_terms: int, top_k: int) -> list[Candidate]:
-    """A measured series (noisy, no exact structure) with no credible candidate gets the
-    statistical forecast first: the exact-rule candidates after it are guesses there."""
+    """A measured series (noisy, no exact structure) that no rule verifies gets the statistical
+    forecast first: unverified guesses (model, lookup, short rules) extrapolate noise wildly."""
     from nextterm.forecast import forecast_candidates, looks_measured
 
-    if ranked and ranked[0].confidence >= FORECAST_BELOW or not looks_measured(terms):
+    if any(_is_solver(c) and c.details.get("verified", True) for c in ranked) or not looks_measured(terms):
         return ranked
     return (forecast_candidates(terms, n_terms) + ranked)[:top_k]
 
 
 def _is_solver(candidate: Candidate) -> bool:
-    return candidate.method not in ("lookup", "model") and not candidate.method.startswith("model")
+    """From the solvers or the rule search (not lookup, model or forecast)."""
+    return candidate.method not in ("lookup", "model", "forecast") and not candidate.method.startswith("model")
 
 
 def _ranked_candidate(group, probability: float) -> Candidate:

@@ -15,7 +15,7 @@ has (the last predicted term, else the last history value: the naive forecast); 
 counted in the summary as ``fallback_steps``.
 
 Score: MAPE = mean over series of (mean over the horizon of 100 * |y - yhat| / |y|); lower is
-better. Classical forecasters from statsforecast (AutoETS, AutoTheta, Naive, SeasonalNaive with
+better. Classical forecasters from statsforecast (AutoETS, AutoARIMA, AutoTheta, Naive, SeasonalNaive with
 season length 1 / 4 / 12 for yearly / quarterly / monthly) run on the same series in the same run;
 a model that cannot fit a series (statsforecast refuses ETS on very short ones) forecasts it
 naively, counted as ``naive_fallbacks``.
@@ -46,7 +46,7 @@ from nextterm.evals.common import (  # noqa: E402
 from nextterm.sequences import format_terms  # noqa: E402
 
 SEASON_LENGTH = {"YEARLY": 1, "QUARTERLY": 4, "MONTHLY": 12}
-CLASSICAL = ("AutoETS", "AutoTheta", "Naive", "SeasonalNaive")
+CLASSICAL = ("AutoETS", "AutoARIMA", "AutoTheta", "Naive", "SeasonalNaive")
 DECIMAL_RULE = (
     "decimal series: d = the largest number of decimals among the history values; "
     "values are multiplied by 10^d (exact decimal arithmetic), continued as integers, "
@@ -200,8 +200,9 @@ def forecast_with_predictor(
 
 
 def forecast_classical(series: Sequence[Series]) -> list[dict]:
-    """AutoETS, AutoTheta, Naive and SeasonalNaive forecasts; one record per series and model."""
-    from statsforecast.models import AutoETS, AutoTheta, Naive, SeasonalNaive
+    """AutoETS, AutoARIMA, AutoTheta, Naive and SeasonalNaive forecasts; one record per series
+    and model."""
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
 
     import numpy as np
 
@@ -210,6 +211,7 @@ def forecast_classical(series: Sequence[Series]) -> list[dict]:
         history = np.asarray(item.history, dtype=float)
         models = {
             "AutoETS": AutoETS(season_length=item.season_length),
+            "AutoARIMA": AutoARIMA(season_length=item.season_length),
             "AutoTheta": AutoTheta(season_length=item.season_length),
             "Naive": Naive(),
             "SeasonalNaive": SeasonalNaive(season_length=item.season_length),
