@@ -6,7 +6,8 @@ items of the data build's ``heldout.jsonl``) and M1-111 MAPE (with the classical
 ``runs/evals-<tag>/`` (git-ignored); the Markdown section, the summary JSON and the plots are
 copied to ``benchmarks/results/evals-<tag>.md``, ``evals-<tag>.json`` and ``evals-<tag>_*.png``.
 
-    .venv/bin/python benchmarks/run_evals.py --predictor hybrid --heldout runs/data --limit 2048
+    .venv/bin/python benchmarks/run_evals.py --predictor hybrid --heldout runs/data --limit 2048 \
+        --lookup-index runs/lookup-train.idx
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ def _predictor(args: argparse.Namespace):
         return OpenAIPredictor(OpenAIPredictorConfig(endpoint=args.endpoint, model=args.endpoint_model))
     from nextterm.predict import load_predictor
 
-    return load_predictor(args.predictor, model=args.model, beam_width=args.beam)
+    return load_predictor(
+        args.predictor,
+        model=args.model,
+        beam_width=args.beam,
+        lookup_index=args.lookup_index if args.predictor == "hybrid" else None,
+        effort=args.effort,
+    )
 
 
 def main() -> int:
@@ -39,6 +46,9 @@ def main() -> int:
                         choices=("solvers", "model", "model-beam", "hybrid", "openai"))
     parser.add_argument("--model", help="checkpoint directory (default: the shipped model)")
     parser.add_argument("--beam", type=int, default=4)
+    parser.add_argument("--lookup-index", type=Path,
+                        help="lookup index for the hybrid, built from the training split only")
+    parser.add_argument("--effort", default="default", help="rule search effort")
     parser.add_argument("--endpoint", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--endpoint-model")
     parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=BENCHMARKS)

@@ -204,6 +204,7 @@ class Ranker:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".ranker-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(self.to_dict(), handle)
+        os.chmod(temp, 0o644)  # readable like the checkpoint's other files (mkstemp makes it 0600)
         os.replace(temp, path)
         return path
 
