@@ -1,6 +1,6 @@
 """Latency of one `nextterm predict` call with the shipped model: load time and per-call times.
 
-    python benchmarks/bench_predict.py [--model DIR] [--repeats 30] [--threads 1]
+    python benchmarks/bench_predict.py [--model DIR] [--lookup-index FILE] [--repeats 30] [--threads 1]
 
 Loads the hybrid predictor once (timed), then times `predict` on a fixed set of sequences (some
 the solvers answer, some only the model can), and writes `benchmarks/results/predict.{json,md}`.
@@ -36,14 +36,15 @@ def main() -> int:
     parser.add_argument("--model", help="checkpoint directory (default: the shipped model)")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lookup-index", help="OEIS lookup index the hybrid consults")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from nextterm.predict import load_predictor, predict
 
     start = time.perf_counter()
-    predictor = load_predictor("hybrid", model=args.model)
+    predictor = load_predictor("hybrid", model=args.model, lookup_index=args.lookup_index)
     load_seconds = time.perf_counter() - start
-    rows = []
+    rows, every_call = [], []
     for name, terms in SEQUENCES.items():
         predict(terms, predictor=predictor)  # warm-up
         times = []
@@ -51,6 +52,7 @@ def main() -> int:
             start = time.perf_counter()
             best = predict(terms, predictor=predictor)[0]
             times.append(time.perf_counter() - start)
+        every_call += times
         rows.append({"sequence": name, "median_ms": 1000 * statistics.median(times),
                      "max_ms": 1000 * max(times), "answer": best.value, "method": best.method})
     command = [sys.executable, "-m", "nextterm.cli", "predict", "1,1,2,3,5,8"]
@@ -67,6 +69,10 @@ def main() -> int:
         "load_seconds": load_seconds,
         "rows": rows,
         "overall_median_ms": statistics.median(r["median_ms"] for r in rows),
+        "p50_ms": 1000 * statistics.median(every_call),
+        "p95_ms": 1000 * sorted(every_call)[int(0.95 * len(every_call))],
+        "lookup_index": args.lookup_index,
+        "ranker": getattr(predictor, "ranker", None) is not None,
         "cli_process_seconds_median": statistics.median(process_times),
         "command": "python " + " ".join(sys.argv),
     }
@@ -75,7 +81,8 @@ def main() -> int:
     lines = [
         "## `nextterm predict` latency (hybrid predictor, shipped model)",
         "",
-        f"Command: `{result['command']}`; machine: {result['machine']}.",
+        f"Command: `{result['command']}`; machine: {result['machine']}; lookup index: "
+        f"{args.lookup_index or 'none'}; learned ranker: {'yes' if result['ranker'] else 'no'}.",
         f"Predictor load: {load_seconds:.2f} s. Whole CLI process (`nextterm predict 1,1,2,3,5,8`, "
         f"imports and load included): median {result['cli_process_seconds_median']:.2f} s of 3.",
         "",
@@ -85,7 +92,8 @@ def main() -> int:
           for r in rows),
         "",
         f"Median over sequences of the per-call median: **{result['overall_median_ms']:.1f} ms** "
-        f"({args.repeats} calls each after a warm-up).",
+        f"({args.repeats} calls each after a warm-up); over all calls p50 {result['p50_ms']:.1f} ms, "
+        f"p95 {result['p95_ms']:.1f} ms.",
         "",
     ]
     (RESULTS / "predict.md").write_text("\n".join(lines))

@@ -14,13 +14,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 ORDER = [
-    ("evals-hybrid.md", "Shipped predictor: hybrid (solvers + model, calibrated)"),
+    ("evals-hybrid.md", "Shipped predictor: hybrid (solvers, rule search, lookup of relatives, model; learned ranker)"),
     ("evals-model.md", "Shipped model alone (greedy)"),
-    ("evals-solvers.md", "Exact solvers alone"),
+    ("evals-solvers.md", "Exact solvers and rule search alone"),
+    ("rules.md", "Rule search: OEIS held-out precision and coverage, latency"),
     ("polynomial.md", "Polynomial continuation, solvers"),
-    ("calibration.md", "Calibration and per-source coverage on the held-out split"),
+    ("calibration.md", "Learned ranker: per-source coverage and calibration on the held-out split"),
+    ("forecast.md", "Forecast route for measured series (M1-111)"),
     ("predict.md", "Latency of `nextterm predict`"),
-    ("lookup.md", "OEIS lookup index"),
+    ("lookup.md", "OEIS lookup index and lookup of relatives"),
     ("engine.md", "Decoding engine vs `generate`"),
     ("train.md", "Training throughput"),
     ("gpu-train.md", "Timed single-GPU training run"),
