@@ -81,6 +81,6 @@ def cyclic_fits(terms: Sequence[int], n_terms: int, periods: Sequence[int]) -> I
         if len(history) < size + n_terms:
             continue
         bits = choice_bits(len(periods)) + int_bits(terms[0]) + sum(s.bits for s, _ in steps)
-        spare = min(count - s.fitted for s, count in steps)  # as confirmed as its weakest step
+        spare = sum(count - s.fitted for s, count in steps)  # the pattern is confirmed as a whole
         text = "cycle of operations: " + ", ".join(s.text() for s, _ in steps)
         yield Fit(FAMILY, text, bits, tuple(history[size:]), spare)

@@ -130,7 +130,7 @@ def _call(name: str) -> Callable[[str], str]:
 
 
 PRIMITIVES: tuple[Primitive, ...] = (
-    Primitive("n", 2, lambda n: n, lambda x: x),
+    Primitive("n", 2, lambda n: n, _wrap),
     *(_power(k) for k in range(2, 7)),
     *(_exponential(base) for base in (2, 3, 4, 5, 6, 7, 8, 9, 10, -2, -3)),
     Primitive("n!", 5, lambda n: int(flint.fmpz.fac_ui(n)), lambda x: f"{_wrap(x)}!", "fast"),

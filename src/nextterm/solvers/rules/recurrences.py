@@ -114,7 +114,7 @@ def _templates() -> tuple[Template, ...]:
     found += [Template((N_A1,)), Template((N_A1, ONE)), Template((N_A1, A1)), Template((N_A1, N))]
     found += [Template((A1_A2,)), Template((A1_A2, ONE)), Template((A1_A2, A1))]
     found += [Template((A1_SQUARED,)), Template((A1_SQUARED, ONE)), Template((A1_SQUARED, A1))]
-    found += [Template((A1, A2, ONE)), Template((A1, A2, N)), Template((A1, A3))]
+    found += [Template((A1, A2)), Template((A1, A2, ONE)), Template((A1, A2, N)), Template((A1, A3))]
     found += [Template((), fixed=_lag(k)) for k in (2, 3, 4)]
     found += [Template((), fixed=_sum_of_last(k)) for k in (3, 4)]
     found += [Template((ONE,), fixed=_sum_of_last(k)) for k in (2, 3, 4)]

@@ -41,7 +41,10 @@ def find_fits(
     terms: Sequence[int], n_terms: int, effort: Effort, interleave: bool = True, compress: bool = True
 ) -> list[Fit]:
     """Every fit of ``terms``, shortest first: only those that compress them unless
-    ``compress`` is False (parts of an interleaving are judged together, not alone)."""
+    ``compress`` is False (parts of an interleaving are judged together, not alone). A rule whose
+    constants used up every given term is kept only as the lowest-degree polynomial: through
+    exactly as many terms as it has constants, any other shape fits by coincidence
+    (``26611, 29060`` is ``2449n + 26611``, not ``79n^5 + 26532``)."""
     terms = [int(t) for t in terms]
     if len(terms) < 2:
         return []
@@ -64,7 +67,8 @@ def find_fits(
 
         fits += interleaving_fits(terms, n_terms, effort.interleave_periods, inner)
     literal = literal_bits(terms) if compress else float("inf")
-    return sorted((fit for fit in fits if fit.bits < literal), key=lambda fit: fit.bits)
+    kept = (fit for fit in fits if fit.bits < literal and (fit.spare > 0 or fit.family == "polynomial"))
+    return sorted(kept, key=lambda fit: fit.bits)
 
 
 def _explanation(fit: Fit, size: int) -> str:
