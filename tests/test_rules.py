@@ -270,3 +270,23 @@ def test_verified_answers_stay_precise_on_real_oeis_sequences():
                 wrong += 1
     assert right + wrong >= 60
     assert right / (right + wrong) >= 0.98
+
+
+PUZZLES = [
+    ([1, 8, 27, 64], 125), ([1, 2, 6, 24, 120], 720), ([1, 4, 27, 256], 3125),
+    ([1, 4, 2, 8, 3, 12, 4], 16), ([3, 6, 5, 10, 9, 18, 17], 34), ([1, 2, 3, 6, 11, 20, 37], 68),
+    ([2, 3, 6, 18, 108], 1944), ([1, 12, 123, 1234], 12345), ([1, 11, 21, 1211, 111221], 312211),
+]
+
+
+def test_the_default_predictor_answers_puzzles_with_their_rule():
+    from nextterm.predict import default_model_path, load_predictor
+
+    if default_model_path() is None:
+        pytest.skip("this build ships no model")
+    hybrid = load_predictor("hybrid", device="cpu")
+    assert hybrid.ranker is not None  # the shipped model carries its learned ranker
+    answers = hybrid.predict_batch([terms for terms, _ in PUZZLES], top_k=1)
+    for (terms, expected), (best,) in zip(PUZZLES, answers):
+        assert (best.value, best.method) == (expected, "rule"), terms
+        assert best.confidence > 0.5
