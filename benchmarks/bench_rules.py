@@ -126,8 +126,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     _plot(results, args.out / "rules.png")
     machine = f"{platform.machine()}, Python {platform.python_version()}, one process"
+    heldout = args.heldout.relative_to(ROOT) if args.heldout.is_relative_to(ROOT) else args.heldout
     command = (
-        f"python benchmarks/bench_rules.py --heldout {args.heldout} --limit {args.limit} "
+        f"python benchmarks/bench_rules.py --heldout {heldout} --limit {args.limit} "
         f"--deep-limit {args.deep_limit}"
     )
     lines = [
