@@ -13,9 +13,8 @@ from nextterm.calibration import (
     expected_calibration_error,
     plot_reliability,
     reliability_table,
-    source_of,
 )
-from nextterm.candidates import Candidate
+from nextterm.candidates import Candidate, source_of
 from nextterm.predict import HybridPredictor, PredictorError, load_predictor, predict
 
 
@@ -49,6 +48,7 @@ class StaticSource:
 
 def test_source_of_groups_methods_into_families():
     assert source_of(cand(1, 0.9, "c-finite")) == "solver"
+    assert source_of(cand(1, 0.9, "rule")) == "rule" and source_of(cand(1, 0.1, "forecast")) == "forecast"
     assert source_of(cand(1, 0.9, "differences+polynomial")) == "solver"
     assert source_of(cand(1, 0.2, "interpolation", verified=False)) == "interpolation"
     assert source_of(cand(1, 0.3, "lookup")) == "lookup"

@@ -33,19 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nextterm.candidates import Candidate
+from nextterm.candidates import SOURCES as CANDIDATE_SOURCES
+from nextterm.candidates import Candidate, source_of
 from nextterm.errors import NextTermError
 
-SOLVER = "solver"
-RULE = "rule"
-INTERPOLATION = "interpolation"
-LOOKUP = "lookup"
-MODEL = "model"
 AGREEMENT = "agreement"
-SOURCES = (SOLVER, RULE, INTERPOLATION, LOOKUP, MODEL, AGREEMENT)
-"""Calibrated sources: verified linear solver rules, the Occam rule search (verified or not: its
-confidence already weighs description length and spare terms), unverified interpolation guesses,
-OEIS lookup, the model, and a value given by several of these at once."""
+SOURCES = (*CANDIDATE_SOURCES, AGREEMENT)
+"""Calibrated sources: each candidate source (:func:`~nextterm.candidates.source_of`), and a value
+given by several of them at once."""
 
 FORMAT = "nextterm-calibration-1"
 MIN_POINTS = 20
@@ -57,20 +52,6 @@ DEFAULT_BINS = 10
 
 class CalibrationError(NextTermError):
     """A calibration file is missing, unreadable or of another format, or fitting data is bad."""
-
-
-def source_of(candidate: Candidate) -> str:
-    """The calibrated source a candidate comes from (its method family)."""
-    method = candidate.method
-    if method == LOOKUP:
-        return LOOKUP
-    if method == MODEL or method.startswith("model"):
-        return MODEL
-    if method == RULE:
-        return RULE
-    if method == INTERPOLATION or candidate.details.get("verified", True) is False:
-        return INTERPOLATION
-    return SOLVER
 
 
 @dataclass(frozen=True)

@@ -32,3 +32,22 @@ class Candidate:
         data = asdict(self)
         data["continuation"] = list(self.continuation or (self.value,))
         return data
+
+
+SOURCES = ("solver", "rule", "interpolation", "lookup", "model", "forecast")
+"""Where a candidate comes from: the linear solvers (verified), the Occam rule search, unverified
+interpolation guesses, the OEIS lookup, the model, and the statistical forecast."""
+
+
+def source_of(candidate: Candidate) -> str:
+    """The source (one of :data:`SOURCES`) a candidate comes from, by its method family."""
+    method = candidate.method
+    if method == "lookup":
+        return "lookup"
+    if method.startswith("model"):
+        return "model"
+    if method in ("rule", "forecast", "interpolation"):
+        return method
+    if candidate.details.get("verified", True) is False:
+        return "interpolation"
+    return "solver"

@@ -254,7 +254,7 @@ def _is_solver(candidate: Candidate) -> bool:
 
 def _ranked_candidate(group, probability: float) -> Candidate:
     """The candidate that speaks for a value group, with the ranker's probability."""
-    from nextterm.ranking.features import source_of
+    from nextterm.candidates import source_of
 
     lead = group.lead
     others = {source_of(c): round(c.confidence, 6) for c in group.by_source.values() if c is not lead}

@@ -16,10 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nextterm.candidates import Candidate
-
-SOURCES = ("solver", "rule", "interpolation", "lookup", "model", "forecast")
-"""Where a candidate comes from, as the ranker sees it."""
+from nextterm.candidates import SOURCES, Candidate, source_of
 
 FEATURES = (
     *(f"{source}_confidence" for source in SOURCES),
@@ -42,20 +39,6 @@ FEATURES = (
     "inside_range",
 )
 """Column names of a feature row, in order."""
-
-
-def source_of(candidate: Candidate) -> str:
-    """The ranker's source of a candidate (its method family)."""
-    method = candidate.method
-    if method == "lookup":
-        return "lookup"
-    if method.startswith("model"):
-        return "model"
-    if method in ("rule", "forecast", "interpolation"):
-        return method
-    if candidate.details.get("verified", True) is False:
-        return "interpolation"
-    return "solver"
 
 
 @dataclass

@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from nextterm.calibration import expected_calibration_error, reliability_table
 from nextterm.evals.common import EvalItem, chunks
-from nextterm.ranking.features import SOURCES, ValueGroup, source_of
+from nextterm.candidates import SOURCES, source_of
+from nextterm.ranking.features import ValueGroup
 from nextterm.ranking.model import Ranker
 
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
