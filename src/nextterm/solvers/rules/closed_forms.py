@@ -69,7 +69,7 @@ def _fitting_constants(values: Sequence[int], terms: Sequence[int]) -> list[tupl
 
 
 def _affine_fits(
-    primitive: Primitive, shift: int, terms: Sequence[int], n_terms: int, extra_bits: float
+    primitive: Primitive, shift: int, terms: Sequence[int], n_terms: int
 ) -> Iterator[Fit]:
     """The fit of ``A*g(i+shift) + B`` with the cheapest constants that reproduce ``terms``."""
     size = len(terms)
@@ -86,7 +86,7 @@ def _affine_fits(
         yield Fit(
             family=FAMILY,
             text=_describe(primitive, shift, factor, offset),
-            bits=primitive.bits + shift_bits(shift) + _constant_bits(factor, offset) + extra_bits,
+            bits=primitive.bits + shift_bits(shift) + _constant_bits(factor, offset),
             continuation=tuple(int(value) for value in following),
             spare=max(0, size - fitted - (1 if shift > 1 else 0)),  # a shift beyond the start is fitted too
         )
@@ -101,7 +101,7 @@ def primitive_fits(terms: Sequence[int], n_terms: int, effort: Effort) -> Iterat
         if located is not None and located > effort.max_shift:
             shifts.add(located)
         for shift in sorted(shifts):
-            yield from _affine_fits(primitive, shift, terms, n_terms, 0.0)
+            yield from _affine_fits(primitive, shift, terms, n_terms)
 
 
 def pair_fits(terms: Sequence[int], n_terms: int) -> Iterator[Fit]:

@@ -93,7 +93,6 @@ class Template:
 
     fitted: tuple[Feature, ...]
     fixed: Feature | None = None
-    extra_bits: float = 0.0
 
     @property
     def lag(self) -> int:
@@ -198,7 +197,6 @@ def _fit(template: Template, terms: Sequence[int], n_terms: int, start: int) -> 
         history.append(int(value))
     bits = (
         choice_bits(len(TEMPLATES))
-        + template.extra_bits
         + coefficient_bits
         + sum(int_bits(t) for t in terms[:seeds])
         + (1.0 if template.uses_n else 0.0)
