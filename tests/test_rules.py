@@ -290,3 +290,9 @@ def test_the_default_predictor_answers_puzzles_with_their_rule():
     for (terms, expected), (best,) in zip(PUZZLES, answers):
         assert (best.value, best.method) == (expected, "rule"), terms
         assert best.confidence > 0.5
+
+
+def test_thousand_digit_terms_are_answered_without_factoring_them():
+    base = 10**999
+    assert top([base, base + 1, base + 2]).value == base + 3
+    assert top([base + k * k for k in range(6)]).value == base + 36

@@ -18,6 +18,10 @@ from nextterm.solvers.rules.primitives import digit_sum
 
 FAMILY = "membership"
 
+MAX_MEMBER = 10**15
+"""Largest term a membership rule considers: properties are tested by factoring, which is
+instant up to here and can take hours on a 60-digit number."""
+
 GAP_LIMIT = 200
 """Largest mean gap between given terms worth testing: sparser lists are rarely "all n with P"."""
 
@@ -86,7 +90,7 @@ def _first_member(prop: Property, limit: int) -> int | None:
 def membership_fits(terms: Sequence[int], n_terms: int, span: int) -> Iterator[Fit]:
     """Every property whose members in ``[terms[0], terms[-1]]`` are exactly ``terms``."""
     size = len(terms)
-    if size < 3 or terms[0] < 1 or any(b <= a for a, b in zip(terms, terms[1:])):
+    if size < 3 or terms[0] < 1 or terms[-1] > MAX_MEMBER or any(b <= a for a, b in zip(terms, terms[1:])):
         return
     if terms[-1] - terms[0] > min(span, GAP_LIMIT * size):
         return
