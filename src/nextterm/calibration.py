@@ -23,10 +23,7 @@ confidences is calibrated, and a reliability plot.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +33,7 @@ import numpy as np
 from nextterm.candidates import SOURCES as CANDIDATE_SOURCES
 from nextterm.candidates import Candidate, source_of
 from nextterm.errors import NextTermError
+from nextterm.jsonfile import load_json, save_json
 
 AGREEMENT = "agreement"
 SOURCES = (*CANDIDATE_SOURCES, AGREEMENT)
@@ -229,29 +227,12 @@ class Calibration:
 
     def save(self, path: str | Path) -> Path:
         """Write the calibration as JSON (atomically: a temporary file, then a rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".calibration-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=1)
-            handle.write("\n")
-        os.replace(temp, path)
-        return path
+        return save_json(path, self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
         """Read a calibration written by :meth:`save`."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise CalibrationError(
-                f"cannot read calibration file {path}: {error.strerror}"
-            ) from error
-        except ValueError as error:
-            raise CalibrationError(f"calibration file {path} is not valid JSON") from error
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise CalibrationError(f"{path} is not a nextterm calibration file ({FORMAT})")
+        data = load_json(path, "calibration", FORMAT, CalibrationError)
         try:
             maps = {source: CalibrationMap.from_dict(m) for source, m in data["maps"].items()}
         except (KeyError, TypeError, ValueError) as error:

@@ -12,9 +12,6 @@ saved ranker is one JSON file; predicting needs numpy only (no scikit-learn impo
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ import numpy as np
 
 from nextterm.calibration import CalibrationMap
 from nextterm.errors import NextTermError
+from nextterm.jsonfile import load_json, save_json
 from nextterm.ranking.features import FEATURES
 
 FORMAT = "nextterm-ranker-1"
@@ -199,27 +197,12 @@ class Ranker:
 
     def save(self, path: str | Path) -> Path:
         """Write the ranker as JSON, atomically (a temporary file, then a rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".ranker-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle)
-        os.chmod(temp, 0o644)  # readable like the checkpoint's other files (mkstemp makes it 0600)
-        os.replace(temp, path)
-        return path
+        return save_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> Ranker:
         """Read a ranker written by :meth:`save`."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise RankerError(f"cannot read ranker file {path}: {error.strerror}") from error
-        except ValueError as error:
-            raise RankerError(f"ranker file {path} is not valid JSON") from error
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise RankerError(f"{path} is not a nextterm ranker file ({FORMAT})")
+        data = load_json(path, "ranker", FORMAT, RankerError)
         if data.get("features") != list(FEATURES):
             raise RankerError(f"{path} was fitted on other features: refit it with nextterm calibrate")
         try:
