@@ -15,7 +15,7 @@ from nextterm.solvers.evidence import MIN_SPARE, information, make_candidate
 from nextterm.solvers.formula import format_rational_polynomial
 
 
-def _newton_to_monomial(leading_differences: Sequence[int], offset: int) -> list[Fraction]:
+def newton_to_monomial(leading_differences: Sequence[int], offset: int) -> list[Fraction]:
     """Coefficients (lowest first, in n) of ``sum_k D_k * binomial(n - offset, k)``."""
     result = [Fraction(0)] * len(leading_differences)
     basis = [Fraction(1)]  # binomial(n - offset, k) as a polynomial in n, lowest degree first
@@ -30,6 +30,30 @@ def _newton_to_monomial(leading_differences: Sequence[int], offset: int) -> list
     while len(result) > 1 and result[-1] == 0:
         result.pop()
     return result
+
+
+def difference_table(terms: Sequence[int]) -> list[list[int]]:
+    """``terms`` and their repeated differences, down to the last row that is not all zero: the
+    lowest-degree polynomial through every term has degree ``len(rows) - 1``."""
+    rows = [[int(t) for t in terms]]
+    while len(rows[-1]) > 1 and any(rows[-1]):
+        last = rows[-1]
+        rows.append([last[i + 1] - last[i] for i in range(len(last) - 1)])
+    if len(rows) > 1 and not any(rows[-1]):
+        rows.pop()
+    return rows
+
+
+def extend_table(rows: Sequence[Sequence[int]], n_terms: int) -> list[int]:
+    """The next ``n_terms`` values of the polynomial with difference table ``rows`` (its last row
+    constant): each row's last value plus the next row's new value."""
+    tails = [row[-1] for row in rows]
+    continuation = []
+    for _ in range(n_terms):
+        for level in range(len(tails) - 2, -1, -1):
+            tails[level] += tails[level + 1]
+        continuation.append(tails[0])
+    return continuation
 
 
 def solve_polynomial(
@@ -49,14 +73,8 @@ def solve_polynomial(
     spare = len(terms) - (degree + 1)
     if spare < MIN_SPARE:
         return None
-    # Extend the difference table: each row's last value plus the next row's new value.
-    tails = [row[-1] for row in rows[:-1]]
-    continuation = []
-    for _ in range(n_terms):
-        for level in range(len(tails) - 2, -1, -1):
-            tails[level] += tails[level + 1]
-        continuation.append(tails[0])
-    coefficients = _newton_to_monomial([row[0] for row in rows[:-1]] or [0], offset)
+    continuation = extend_table(rows[:-1], n_terms)
+    coefficients = newton_to_monomial([row[0] for row in rows[:-1]] or [0], offset)
     denominator = lcm(*(c.denominator for c in coefficients))
     written = [int(c * denominator) for c in coefficients]
     if denominator > 1:
@@ -87,26 +105,15 @@ def interpolate(terms: Sequence[int], n_terms: int = 1, *, symbol: str = "a") ->
     polynomial), so it is offered when nothing verified exists, with a low confidence and
     ``details["verified"] = False`` so that rankers treat it as a guess.
     """
-    terms = [int(t) for t in terms]
     if len(terms) < 2:
         return None
-    rows = [terms]
-    while len(rows[-1]) > 1 and any(rows[-1]):
-        last = rows[-1]
-        rows.append([last[i + 1] - last[i] for i in range(len(last) - 1)])
-    if len(rows) > 1 and not any(rows[-1]):
-        rows.pop()
+    rows = difference_table(terms)
     degree = len(rows) - 1
     if degree > MAX_INTERPOLATION_DEGREE:
         return None
     spare = len(terms) - (degree + 1)
-    tails = [row[-1] for row in rows]
-    continuation = []
-    for _ in range(n_terms):
-        for level in range(len(tails) - 2, -1, -1):
-            tails[level] += tails[level + 1]
-        continuation.append(tails[0])
-    coefficients = _newton_to_monomial([row[0] for row in rows], 0)
+    continuation = extend_table(rows, n_terms)
+    coefficients = newton_to_monomial([row[0] for row in rows], 0)
     return Candidate(
         value=continuation[0],
         confidence=INTERPOLATION_CONFIDENCE[min(spare, 1)],

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 from nextterm.solvers.formula import format_rational_polynomial
-from nextterm.solvers.polynomial import _newton_to_monomial
+from nextterm.solvers.polynomial import difference_table, extend_table, newton_to_monomial
 from nextterm.solvers.rules.description import Fit, int_bits, rational_bits
 from nextterm.solvers.rules.primitives import PRIMITIVES, Primitive, index_text
 from nextterm.solvers.rules.settings import Effort
@@ -133,26 +133,15 @@ def constant_fit(terms: Sequence[int], n_terms: int) -> Iterator[Fit]:
 def polynomial_fits(terms: Sequence[int], n_terms: int, effort: Effort) -> Iterator[Fit]:
     """The lowest-degree polynomial through every term, its coefficients priced as written with
     ``n`` starting at 0 or at 1 (whichever is shorter)."""
-    size = len(terms)
-    rows = [list(terms)]
-    while len(rows[-1]) > 1 and any(rows[-1]):
-        last = rows[-1]
-        rows.append([last[i + 1] - last[i] for i in range(len(last) - 1)])
-    if len(rows) > 1 and not any(rows[-1]):
-        rows.pop()
+    rows = difference_table(terms)
     degree = len(rows) - 1
     if degree < 1 or degree > effort.max_polynomial_degree:
         return
-    tails = [row[-1] for row in rows]
-    continuation = []
-    for _ in range(n_terms):
-        for level in range(len(tails) - 2, -1, -1):
-            tails[level] += tails[level + 1]
-        continuation.append(tails[0])
+    continuation = extend_table(rows, n_terms)
     leading = [row[0] for row in rows]
     best = None
     for start in (0, 1):
-        coefficients = _newton_to_monomial(leading, start)
+        coefficients = newton_to_monomial(leading, start)
         bits = 3 + int_bits(degree) + 1 + sum(rational_bits(c) for c in coefficients)
         if best is None or bits < best[0]:
             best = (bits, start, coefficients)
@@ -162,5 +151,5 @@ def polynomial_fits(terms: Sequence[int], n_terms: int, effort: Effort) -> Itera
         text=f"a(n) = {format_rational_polynomial(coefficients)}{start_note(start)}",
         bits=bits,
         continuation=tuple(continuation),
-        spare=size - (degree + 1),
+        spare=len(terms) - (degree + 1),
     )
