@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from nextterm.calibration import Calibration
-from nextterm.candidates import Candidate
+from nextterm.candidates import Candidate, source_of
 from nextterm.errors import NextTermError
 from nextterm.sequences import validate_terms
 
@@ -249,13 +249,11 @@ def _forecast_route(terms: list[int], ranked: list[Candidate], n_terms: int, top
 
 def _is_solver(candidate: Candidate) -> bool:
     """From the solvers or the rule search (not lookup, model or forecast)."""
-    return candidate.method not in ("lookup", "model", "forecast") and not candidate.method.startswith("model")
+    return source_of(candidate) in ("solver", "rule", "interpolation")
 
 
 def _ranked_candidate(group, probability: float) -> Candidate:
     """The candidate that speaks for a value group, with the ranker's probability."""
-    from nextterm.candidates import source_of
-
     lead = group.lead
     others = {source_of(c): round(c.confidence, 6) for c in group.by_source.values() if c is not lead}
     details = {
