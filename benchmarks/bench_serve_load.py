@@ -62,19 +62,24 @@ def _start_server(model: Path, port: int, args: argparse.Namespace) -> subproces
         "--max-queue", str(max(args.max_queue, max(args.concurrency))), "--timeout", str(args.timeout),
         "--threads", str(args.threads), "--log-level", "warning",
     ]
+    return start_server(command, "127.0.0.1", port)
+
+
+def start_server(command: list[str], host: str, port: int, wait_s: float = 180) -> subprocess.Popen:
+    """Run a ``nextterm serve`` command and return once its ``/health`` answers."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited: {process.stderr.read()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://{host}:{port}/health", timeout=2).status_code == 200:
                 return process
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     process.terminate()
-    raise RuntimeError("the server did not start within 180 s")
+    raise RuntimeError(f"the server did not start within {wait_s:.0f} s")
 
 
 async def _load(url: str, clients: int, total: int, seconds: float, max_tokens: int, prompts: list[str]) -> dict:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from bench_serve_load import start_server  # a sibling script: benchmarks/ is on sys.path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HOST = "127.0.0.1"
@@ -49,19 +50,7 @@ def _free_port() -> int:
 def _start_server(port: int, *extra: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "nextterm.cli", "serve", "--host", HOST, "--port", str(port),
                "--threads", "1", "--log-level", "error", "--read-timeout", str(READ_TIMEOUT), *extra]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {process.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/health", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError("the server did not start within 180 s")
+    return start_server(command, HOST, port)
 
 
 def _rss_mib(pid: int) -> float:
