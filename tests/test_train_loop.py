@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -14,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_progression_data
 
-from nextterm.data.encode import encode_sequence
-from nextterm.data.packed import write_packed
 from nextterm.train.checkpoints import FINAL_LATEST, load_training_state
 from nextterm.train.config import make_config
 from nextterm.train.loop import TrainError, train
@@ -56,23 +54,9 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def _progressions(rng: random.Random, count: int):
-    for _ in range(count):
-        start, step = rng.randint(-20, 50), rng.randint(1, 9)
-        yield [start + step * i for i in range(rng.randint(4, 14))]
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("data")
-    rng = random.Random(0)
-    write_packed(directory / "train.packed", (encode_sequence(s) for s in _progressions(rng, 400)))
-    write_packed(directory / "val.packed", (encode_sequence(s) for s in _progressions(rng, 40)))
-    with (directory / "val.jsonl").open("w") as handle:
-        for index, terms in enumerate(_progressions(rng, 4)):
-            record = {"id": f"v{index}", "prompt": terms[:-1], "answer": terms[-1]}
-            handle.write(json.dumps(record) + "\n")
-    return directory
+    return write_progression_data(tmp_path_factory.mktemp("data"), train=400, val=40, items=4)
 
 
 def _config_file(tmp_path: Path, **values) -> Path:

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import tarfile
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_progression_data
 
-from nextterm.data.encode import encode_sequence
-from nextterm.data.packed import PackedReader, write_packed
+from nextterm.data.packed import PackedReader
 from nextterm.train.autobatch import candidates, probe_micro_batch
 from nextterm.train.config import make_config
 from nextterm.train.loop import TrainError, train
@@ -34,22 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REHEARSAL_BUDGET_S = 30
 
 
-def _progressions(rng: random.Random, count: int):
-    for _ in range(count):
-        start, step = rng.randint(-20, 50), rng.randint(1, 9)
-        yield [start + step * i for i in range(rng.randint(4, 14))]
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("data")
-    rng = random.Random(0)
-    write_packed(directory / "train.packed", (encode_sequence(s) for s in _progressions(rng, 2000)))
-    write_packed(directory / "val.packed", (encode_sequence(s) for s in _progressions(rng, 60)))
-    with (directory / "val.jsonl").open("w") as handle:
-        for index, terms in enumerate(_progressions(rng, 16)):
-            handle.write(json.dumps({"id": f"v{index}", "prompt": terms[:-1], "answer": terms[-1]}) + "\n")
-    return directory
+    return write_progression_data(tmp_path_factory.mktemp("data"), train=2000, val=60, items=16)
 
 
 @pytest.fixture(scope="module")
