@@ -71,8 +71,13 @@ def bench_reads(reader: PackedReader, count: int) -> dict:
     for index in indices.tolist():
         tokens += len(reader[index])
     elapsed = time.perf_counter() - started
-    return {"sequences": count, "tokens": tokens, "seconds": round(elapsed, 3),
-            "tokens_per_second": round(tokens / elapsed), "sequences_per_second": round(count / elapsed)}
+    return {
+        "sequences": count,
+        "tokens": tokens,
+        "seconds": round(elapsed, 3),
+        "tokens_per_second": round(tokens / elapsed),
+        "sequences_per_second": round(count / elapsed),
+    }
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -85,7 +90,12 @@ def plot(results: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     x = np.arange(len(labels))
     ax.bar(x - 0.2, [r["real_tokens_per_second"] / 1e6 for r in results], 0.4, label="wall clock")
-    ax.bar(x + 0.2, [r["real_tokens_per_cpu_second"] / 1e6 for r in results], 0.4, label="per CPU second")
+    ax.bar(
+        x + 0.2,
+        [r["real_tokens_per_cpu_second"] / 1e6 for r in results],
+        0.4,
+        label="per CPU second",
+    )
     ax.set_xticks(x, labels)
     ax.axhline(1.0, color="red", linestyle="--", label="1M tokens/s target")
     ax.set_xlabel("max_tokens per batch (context_len 4096)")
@@ -97,8 +107,14 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(packed: str, reader: PackedReader, batches: list[dict], reads: dict,
-             summary: dict | None, command: str) -> str:
+def markdown(
+    packed: str,
+    reader: PackedReader,
+    batches: list[dict],
+    reads: dict,
+    summary: dict | None,
+    command: str,
+) -> str:
     lines = [
         "## Data pipeline (issue 4)",
         "",
@@ -159,7 +175,9 @@ def main() -> int:
     parser.add_argument("--summary", default="runs/data/summary.json")
     parser.add_argument("--max-tokens", type=int, nargs="+", default=[8192, 16384, 65536])
     parser.add_argument("--context-len", type=int, default=4096)
-    parser.add_argument("--tokens", type=int, default=20_000_000, help="padded tokens to read per setting")
+    parser.add_argument(
+        "--tokens", type=int, default=20_000_000, help="padded tokens to read per setting"
+    )
     parser.add_argument("--reads", type=int, default=100_000)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
@@ -175,20 +193,37 @@ def main() -> int:
             for m in args.max_tokens
         ]
         reads = bench_reads(reader, args.reads)
-        label = str(args.packed) if Path(args.packed).is_file() else "stand-in (50k random sequences)"
+        label = (
+            str(args.packed) if Path(args.packed).is_file() else "stand-in (50k random sequences)"
+        )
         summary_path = Path(args.summary)
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
         command = "python benchmarks/bench_data.py " + " ".join(sys.argv[1:])
-        (out / "data.json").write_text(json.dumps(
-            {"packed": label, "sequences": len(reader), "tokens": reader.total_tokens,
-             "batches": batches, "reads": reads, "build_summary": summary, "command": command},
-            indent=2) + "\n")
-        (out / "data.md").write_text(markdown(label, reader, batches, reads, summary, command.strip()))
+        (out / "data.json").write_text(
+            json.dumps(
+                {
+                    "packed": label,
+                    "sequences": len(reader),
+                    "tokens": reader.total_tokens,
+                    "batches": batches,
+                    "reads": reads,
+                    "build_summary": summary,
+                    "command": command,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        (out / "data.md").write_text(
+            markdown(label, reader, batches, reads, summary, command.strip())
+        )
         plot(batches, out / "data.png")
     for r in batches:
-        print(f"max_tokens={r['max_tokens']}: {r['real_tokens_per_second']:,} real tokens/s wall, "
-              f"{r['real_tokens_per_cpu_second']:,} per CPU second "
-              f"({100 * r['padding_fraction']:.1f}% padding)")
+        print(
+            f"max_tokens={r['max_tokens']}: {r['real_tokens_per_second']:,} real tokens/s wall, "
+            f"{r['real_tokens_per_cpu_second']:,} per CPU second "
+            f"({100 * r['padding_fraction']:.1f}% padding)"
+        )
     print(f"random reads: {reads['tokens_per_second']:,} tokens/s; wrote {out}/data.md")
     return 0
 

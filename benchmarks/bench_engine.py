@@ -43,7 +43,7 @@ def make_sequences(count: int, seed: int) -> list[list[int]]:
         if kind == 0:
             sequences.append([a + b * n + c * n * n for n in range(length)])
         elif kind == 1:
-            sequences.append([a * c ** n for n in range(min(length, 20))])
+            sequences.append([a * c**n for n in range(min(length, 20))])
         else:
             terms = [a, b]
             while len(terms) < length:
@@ -70,13 +70,21 @@ def timed(function, device: str, repeats: int):
     return best, result
 
 
-def hf_next_term(model, prompts: list[list[int]], device: str, max_new_tokens: int = 192) -> list[list[int]]:
+def hf_next_term(
+    model, prompts: list[list[int]], device: str, max_new_tokens: int = 192
+) -> list[list[int]]:
     width = max(map(len, prompts))
     ids = torch.tensor([[PAD_ID] * (width - len(p)) + p for p in prompts], device=device)
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
     with torch.inference_mode():
-        output = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                do_sample=False, eos_token_id=list(STOP_IDS), pad_token_id=PAD_ID)
+        output = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=list(STOP_IDS),
+            pad_token_id=PAD_ID,
+        )
     rows = []
     for row in output[:, width:].tolist():
         end = next((i for i, t in enumerate(row) if t in STOP_IDS), len(row) - 1)
@@ -86,8 +94,13 @@ def hf_next_term(model, prompts: list[list[int]], device: str, max_new_tokens: i
 
 def hf_decode(model, prompt: list[int], new_tokens: int, device: str) -> None:
     with torch.inference_mode():
-        model.generate(input_ids=torch.tensor([prompt], device=device), max_new_tokens=new_tokens,
-                       min_new_tokens=new_tokens, do_sample=False, pad_token_id=PAD_ID)
+        model.generate(
+            input_ids=torch.tensor([prompt], device=device),
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            pad_token_id=PAD_ID,
+        )
 
 
 class _CountingSession:
@@ -120,13 +133,19 @@ def count_steps(engine: Engine, call) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="nextterm-10m")
-    parser.add_argument("--model", default=None, help="checkpoint directory (instead of a random preset)")
+    parser.add_argument(
+        "--model", default=None, help="checkpoint directory (instead of a random preset)"
+    )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     parser.add_argument("--items", type=int, default=64, help="sequences in the throughput batch")
-    parser.add_argument("--decode-tokens", type=int, default=128, help="new tokens in the batch-1 decode")
+    parser.add_argument(
+        "--decode-tokens", type=int, default=128, help="new tokens in the batch-1 decode"
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
@@ -151,20 +170,31 @@ def main(argv: list[str] | None = None) -> int:
     reference = hf_next_term(model, prompts, args.device)
     agree = sum(g.token_ids == r for g, r in zip(raw, reference))
 
-    t_generate, _ = timed(lambda: hf_next_term(model, prompts, args.device), args.device, args.repeats)
-    t_raw, raw = timed(lambda: engine.generate_tokens(prompts, max_new_tokens=192), args.device, args.repeats)
+    t_generate, _ = timed(
+        lambda: hf_next_term(model, prompts, args.device), args.device, args.repeats
+    )
+    t_raw, raw = timed(
+        lambda: engine.generate_tokens(prompts, max_new_tokens=192), args.device, args.repeats
+    )
     t_terms, terms = timed(lambda: engine.next_terms(sequences), args.device, args.repeats)
-    t_beam, _ = timed(lambda: engine.beam_next_term(sequences, beam_width=4, top_k=3), args.device, args.repeats)
+    t_beam, _ = timed(
+        lambda: engine.beam_next_term(sequences, beam_width=4, top_k=3), args.device, args.repeats
+    )
     new_tokens = sum(len(g.token_ids) for g in raw)
     # decoded tokens per path (a stopped row's last token is not fed back, hence + items)
     greedy_tokens = count_steps(engine, lambda: engine.next_terms(sequences)) + args.items
-    beam_tokens = count_steps(engine, lambda: engine.beam_next_term(sequences, beam_width=4, top_k=3))
+    beam_tokens = count_steps(
+        engine, lambda: engine.beam_next_term(sequences, beam_width=4, top_k=3)
+    )
 
     prompt = prompts[0]
     n = args.decode_tokens
     t_hf1, _ = timed(lambda: hf_decode(model, prompt, n, args.device), args.device, args.repeats)
-    t_eng1, _ = timed(lambda: engine.generate_tokens([prompt], max_new_tokens=n, stop_ids=()), args.device,
-                      args.repeats)
+    t_eng1, _ = timed(
+        lambda: engine.generate_tokens([prompt], max_new_tokens=n, stop_ids=()),
+        args.device,
+        args.repeats,
+    )
 
     result = {
         "model": name,
@@ -177,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         "items": args.items,
         "raw_tokens_generated": new_tokens,
         "raw_agreement_with_generate": f"{agree}/{len(prompts)}",
-        "tokens_decoded": {"generate_and_raw": new_tokens, "next_terms_greedy": greedy_tokens,
-                           "beam_w4": beam_tokens},
+        "tokens_decoded": {
+            "generate_and_raw": new_tokens,
+            "next_terms_greedy": greedy_tokens,
+            "beam_w4": beam_tokens,
+        },
         "next_term_items_per_s": {
             "generate": args.items / t_generate,
             "engine_generate_tokens": args.items / t_raw,
@@ -190,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         "batch1_decode_tokens": n,
         "batch1_decode_tok_per_s": {"generate": n / t_hf1, "engine": n / t_eng1},
         "batch1_decode_ratio": t_hf1 / t_eng1,
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(
+            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
+        ),
         "completed_terms_greedy": sum(t[0] is not None for t in terms),
     }
     out = args.out or RESULTS / f"engine_{args.device}.json"
@@ -209,37 +244,52 @@ def render_markdown(result: dict) -> str:
     items = result["items"]
 
     def row(label: str, key: str, count: int) -> str:
-        return (f"| {label} | {rates[key]:.1f} | {count} | {rates[key] * count / items:.0f} | "
-                f"{rates[key] / rates['generate']:.2f}x |")
+        return (
+            f"| {label} | {rates[key]:.1f} | {count} | {rates[key] * count / items:.0f} | "
+            f"{rates[key] / rates['generate']:.2f}x |"
+        )
 
-    return "\n".join([
-        "## Engine vs `generate` (next-term decoding)",
-        "",
-        f"Model: {result['model']}, {result['parameters']:,} parameters, {result['dtype']}, "
-        f"device {result['device']} ({result['threads']} threads), torch {result['torch']}.",
-        f"Command: `python benchmarks/{result['command']}`. Best of repeated runs after a warm-up.",
-        "",
-        f"Next-term throughput, {result['items']} sequences in one batch (max 192 new tokens per term, "
-        f"{result['raw_tokens_generated']} tokens generated by the raw path; raw engine output equals "
-        f"`generate`'s on {result['raw_agreement_with_generate']} rows):",
-        "",
-        "| method | items/s | tokens decoded | tokens/s | items/s vs generate |",
-        "|---|---|---|---|---|",
-        row("`model.generate` (card recipe)", "generate", tokens["generate_and_raw"]),
-        row("engine `generate_tokens` (same stops, no grammar)", "engine_generate_tokens",
-            tokens["generate_and_raw"]),
-        row("engine `next_terms` (greedy, grammar)", "engine_next_terms_greedy", tokens["next_terms_greedy"]),
-        row("engine `beam_next_term` (width 4, top 3)", "engine_beam_next_term_w4", tokens["beam_w4"]),
-        "",
-        "The first two rows do the same work (identical outputs). The grammar and the beam change the",
-        "work: on random weights the grammar forbids the early stops the raw path takes, so greedy",
-        "terms run longer (compare tokens/s, not items/s); the beam stops once its top terms are settled.",
-        "",
-        f"Batch-1 decode of {result['batch1_decode_tokens']} tokens: `generate` "
-        f"{decode['generate']:.1f} tok/s, engine {decode['engine']:.1f} tok/s "
-        f"(**{result['batch1_decode_ratio']:.2f}x**).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## Engine vs `generate` (next-term decoding)",
+            "",
+            f"Model: {result['model']}, {result['parameters']:,} parameters, {result['dtype']}, "
+            f"device {result['device']} ({result['threads']} threads), torch {result['torch']}.",
+            f"Command: `python benchmarks/{result['command']}`. Best of repeated runs after a warm-up.",
+            "",
+            f"Next-term throughput, {result['items']} sequences in one batch (max 192 new tokens per term, "
+            f"{result['raw_tokens_generated']} tokens generated by the raw path; raw engine output equals "
+            f"`generate`'s on {result['raw_agreement_with_generate']} rows):",
+            "",
+            "| method | items/s | tokens decoded | tokens/s | items/s vs generate |",
+            "|---|---|---|---|---|",
+            row("`model.generate` (card recipe)", "generate", tokens["generate_and_raw"]),
+            row(
+                "engine `generate_tokens` (same stops, no grammar)",
+                "engine_generate_tokens",
+                tokens["generate_and_raw"],
+            ),
+            row(
+                "engine `next_terms` (greedy, grammar)",
+                "engine_next_terms_greedy",
+                tokens["next_terms_greedy"],
+            ),
+            row(
+                "engine `beam_next_term` (width 4, top 3)",
+                "engine_beam_next_term_w4",
+                tokens["beam_w4"],
+            ),
+            "",
+            "The first two rows do the same work (identical outputs). The grammar and the beam change the",
+            "work: on random weights the grammar forbids the early stops the raw path takes, so greedy",
+            "terms run longer (compare tokens/s, not items/s); the beam stops once its top terms are settled.",
+            "",
+            f"Batch-1 decode of {result['batch1_decode_tokens']} tokens: `generate` "
+            f"{decode['generate']:.1f} tok/s, engine {decode['engine']:.1f} tok/s "
+            f"(**{result['batch1_decode_ratio']:.2f}x**).",
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

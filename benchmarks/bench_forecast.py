@@ -110,7 +110,9 @@ class ForecastPredictor:
         self.seconds: list[float] = []
         self.details: dict[tuple[int, ...], dict] = {}
 
-    def predict_batch(self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5) -> list[list[Candidate]]:
+    def predict_batch(
+        self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
+    ) -> list[list[Candidate]]:
         answers = []
         for terms in sequences:
             start = time.perf_counter()
@@ -132,7 +134,10 @@ def _auto_arima(series: list[m1.Series]) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model = AutoARIMA(season_length=item.season_length)
-                forecast = [float(v) for v in model.forecast(y=np.asarray(item.history, float), h=item.h)["mean"]]
+                forecast = [
+                    float(v)
+                    for v in model.forecast(y=np.asarray(item.history, float), h=item.h)["mean"]
+                ]
         except (NotImplementedError, ValueError, ArithmeticError):
             forecast, fallbacks = [float(item.history[-1])] * item.h, fallbacks + 1
         score = m1.mape(item.future, forecast)
@@ -163,7 +168,9 @@ def _rate(sequences: list[list[int]]) -> dict:
 
 
 def _prompts(path: Path) -> list[list[int]]:
-    return [list(json.loads(line)["prompt"]) for line in path.read_text().splitlines() if line.strip()]
+    return [
+        list(json.loads(line)["prompt"]) for line in path.read_text().splitlines() if line.strip()
+    ]
 
 
 def _selection(series: list[m1.Series]) -> list[dict]:
@@ -171,7 +178,8 @@ def _selection(series: list[m1.Series]) -> list[dict]:
     M1 horizons (members fitted one at a time; a member that cannot fit counts as drift)."""
     splits = {
         "history_tail": [
-            dataclasses.replace(s, history=s.history[: -s.h], future=s.history[-s.h :]) for s in series
+            dataclasses.replace(s, history=s.history[: -s.h], future=s.history[-s.h :])
+            for s in series
         ],
         "m1_horizon": series,
     }
@@ -179,7 +187,9 @@ def _selection(series: list[m1.Series]) -> list[dict]:
     for split, items in splits.items():
         for name in MODEL_NAMES:
             members.setdefault(split, {})[name] = [
-                forecast_candidates(m1.to_integers(s.history)[0], s.h, models=(name,))[0].continuation
+                forecast_candidates(m1.to_integers(s.history)[0], s.h, models=(name,))[
+                    0
+                ].continuation
                 for s in items
             ]
     rows = []
@@ -190,7 +200,9 @@ def _selection(series: list[m1.Series]) -> list[dict]:
                 scores = []
                 for i, item in enumerate(items):
                     mean = np.mean([members[split][name][i] for name in combination], axis=0)
-                    forecast = m1.from_integers([int(round(v)) for v in mean], m1.to_integers(item.history)[1])
+                    forecast = m1.from_integers(
+                        [int(round(v)) for v in mean], m1.to_integers(item.history)[1]
+                    )
                     scores.append(m1.mape(item.future, forecast))
                 row[split] = m1.macro_mape(scores)
             rows.append(row)
@@ -200,10 +212,16 @@ def _selection(series: list[m1.Series]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--m1", type=Path, default=DEFAULT_M1)
-    parser.add_argument("--oeis-data", type=Path, default=ROOT / "runs" / "data",
-                        help="folder with val.jsonl and heldout.jsonl (OEIS prompts)")
+    parser.add_argument(
+        "--oeis-data",
+        type=Path,
+        default=ROOT / "runs" / "data",
+        help="folder with val.jsonl and heldout.jsonl (OEIS prompts)",
+    )
     parser.add_argument("--synthetic", type=int, default=100, help="synthetic series per family")
-    parser.add_argument("--selection", action="store_true", help="also score every model combination")
+    parser.add_argument(
+        "--selection", action="store_true", help="also score every model combination"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -220,7 +238,10 @@ def main() -> None:
     models = {
         "forecast_candidates": {"mape": summary["mape"], "by_period": summary["by_period"]},
         "AutoARIMA": _auto_arima(series),
-        **{name: {k: v for k, v in s.items() if k != "by_step"} for name, s in summary["classical"].items()},
+        **{
+            name: {k: v for k, v in s.items() if k != "by_step"}
+            for name, s in summary["classical"].items()
+        },
     }
     milliseconds = [1000 * s for s in predictor.seconds]
 
@@ -250,7 +271,10 @@ def main() -> None:
             "fallback_steps": summary["fallback_steps"],
             "interval_coverage_80": _coverage(series, predictor.details),
             "seasons_found": {
-                str(k): v for k, v in sorted(Counter(d["season_length"] for d in predictor.details.values()).items())
+                str(k): v
+                for k, v in sorted(
+                    Counter(d["season_length"] for d in predictor.details.values()).items()
+                )
             },
             "evaluation_s": evaluation_s,
         },
@@ -285,7 +309,8 @@ def _markdown(result: dict) -> str:
         "",
         f"### M1-111 MAPE (lower is better; {m['series']} series, protocol of nextterm.evals.m1)",
         "",
-        "`forecast_candidates` alone: mean of " + " + ".join(result["default_models"])
+        "`forecast_candidates` alone: mean of "
+        + " + ".join(result["default_models"])
         + ", season tested from the terms (found: "
         + ", ".join(f"{k}: {v}" for k, v in m["seasons_found"].items())
         + " series); the statsforecast models get each series' true season length.",
@@ -312,7 +337,9 @@ def _markdown(result: dict) -> str:
     ]
     labelled = {
         "M1-111 series (true positives)": detection["m1"],
-        "OEIS validation prompts (false positives; thresholds set here and on M1)": detection["oeis_val"],
+        "OEIS validation prompts (false positives; thresholds set here and on M1)": detection[
+            "oeis_val"
+        ],
         "OEIS held-out prompts (false positives, untouched)": detection["oeis_heldout"],
         **{f"synthetic: {name}": rate for name, rate in detection["synthetic"].items()},
     }
@@ -336,7 +363,9 @@ def _markdown(result: dict) -> str:
             "|---|---|---|",
         ]
         for row in result["selection"]:
-            lines.append(f"| {row['models']} | {row['history_tail']:.2f} | {row['m1_horizon']:.2f} |")
+            lines.append(
+                f"| {row['models']} | {row['history_tail']:.2f} | {row['m1_horizon']:.2f} |"
+            )
     return "\n".join(lines)
 
 

@@ -53,8 +53,15 @@ def main() -> int:
             best = predict(terms, predictor=predictor)[0]
             times.append(time.perf_counter() - start)
         every_call += times
-        rows.append({"sequence": name, "median_ms": 1000 * statistics.median(times),
-                     "max_ms": 1000 * max(times), "answer": best.value, "method": best.method})
+        rows.append(
+            {
+                "sequence": name,
+                "median_ms": 1000 * statistics.median(times),
+                "max_ms": 1000 * max(times),
+                "answer": best.value,
+                "method": best.method,
+            }
+        )
     command = [sys.executable, "-m", "nextterm.cli", "predict", "1,1,2,3,5,8"]
     if args.model:
         command += ["--model", args.model]
@@ -88,8 +95,10 @@ def main() -> int:
         "",
         "| sequence | median ms | max ms | answer | method |",
         "|---|---:|---:|---|---|",
-        *(f"| {r['sequence']} | {r['median_ms']:.1f} | {r['max_ms']:.1f} | {r['answer']} | {r['method']} |"
-          for r in rows),
+        *(
+            f"| {r['sequence']} | {r['median_ms']:.1f} | {r['max_ms']:.1f} | {r['answer']} | {r['method']} |"
+            for r in rows
+        ),
         "",
         f"Median over sequences of the per-call median: **{result['overall_median_ms']:.1f} ms** "
         f"({args.repeats} calls each after a warm-up); over all calls p50 {result['p50_ms']:.1f} ms, "

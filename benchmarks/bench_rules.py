@@ -150,8 +150,12 @@ def main() -> None:
         lines.append(f"- {label}: {parts}")
     lines += ["", "![precision by compression](rules.png)", ""]
     (args.out / "rules.md").write_text("\n".join(lines))
-    summary = {k: {key: v for key, v in r.items() if key != "rule_rows"} for k, r in results.items()}
-    (args.out / "rules.json").write_text(json.dumps({"command": command, "results": summary}, indent=2))
+    summary = {
+        k: {key: v for key, v in r.items() if key != "rule_rows"} for k, r in results.items()
+    }
+    (args.out / "rules.json").write_text(
+        json.dumps({"command": command, "results": summary}, indent=2)
+    )
     print("\n".join(lines))
 
 

@@ -47,7 +47,11 @@ def _bench_seqcond(model, prompt: torch.Tensor, steps: int) -> dict:
     elapsed = time.perf_counter() - start
     used = int(state.position.max())
     kv_in_use = state.kv_nbytes() * used // state.capacity if state.kv_nbytes() else 0
-    return {"tokens_per_s": steps / elapsed, "sca_state_bytes": state.sca_nbytes(), "kv_cache_bytes": kv_in_use}
+    return {
+        "tokens_per_s": steps / elapsed,
+        "sca_state_bytes": state.sca_nbytes(),
+        "kv_cache_bytes": kv_in_use,
+    }
 
 
 @torch.no_grad()
@@ -59,7 +63,9 @@ def _bench_qwen3(model, prompt: torch.Tensor, steps: int) -> dict:
         out = model(input_ids=token.view(1, 1), past_key_values=cache, use_cache=True)
         cache, token = out.past_key_values, out.logits[:, -1].argmax(-1)
     elapsed = time.perf_counter() - start
-    kv = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+    kv = sum(
+        t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values)
+    )
     return {"tokens_per_s": steps / elapsed, "sca_state_bytes": 0, "kv_cache_bytes": kv}
 
 
@@ -78,22 +84,41 @@ def run_cpu(steps: int, contexts: tuple[int, ...], seed: int) -> dict:
         prompt = torch.randint(0, 12, (1, context), generator=generator)
         for name, (kind, model) in models.items():
             bench = _bench_seqcond if kind == "seqcond" else _bench_qwen3
-            rows.append({"model": name, "parameters": _parameters(model), "context": context, **bench(model, prompt, steps)})
+            rows.append(
+                {
+                    "model": name,
+                    "parameters": _parameters(model),
+                    "context": context,
+                    **bench(model, prompt, steps),
+                }
+            )
     return {"device": "cpu", "steps": steps, "threads": torch.get_num_threads(), "rows": rows}
 
 
 def run_cuda(steps: int, prompt_length: int, seed: int) -> dict:
     model = create_sca_model("nautile-370m", seed=seed).to("cuda", torch.bfloat16).eval()
-    prompt = torch.randint(1, 100000, (prompt_length,), generator=torch.Generator().manual_seed(seed)).tolist()
+    prompt = torch.randint(
+        1, 100000, (prompt_length,), generator=torch.Generator().manual_seed(seed)
+    ).tolist()
     config = SamplingConfig(max_new_tokens=steps, temperature=0.0, repetition_penalty=1.0)
     rows = []
     for acceleration in ("none", "cuda_graph"):
-        generate_ids(model, [prompt], config, eos_token_ids=[], acceleration=acceleration)  # warm-up / capture
+        generate_ids(
+            model, [prompt], config, eos_token_ids=[], acceleration=acceleration
+        )  # warm-up / capture
         torch.cuda.synchronize()
         start = time.perf_counter()
-        generated = generate_ids(model, [prompt], config, eos_token_ids=[], acceleration=acceleration)[0]
+        generated = generate_ids(
+            model, [prompt], config, eos_token_ids=[], acceleration=acceleration
+        )[0]
         torch.cuda.synchronize()
-        rows.append({"acceleration": acceleration, "tokens": len(generated), "tokens_per_s": len(generated) / (time.perf_counter() - start)})
+        rows.append(
+            {
+                "acceleration": acceleration,
+                "tokens": len(generated),
+                "tokens_per_s": len(generated) / (time.perf_counter() - start),
+            }
+        )
     return {"device": torch.cuda.get_device_name(), "preset": "nautile-370m", "dtype": "bfloat16",
             "prompt_length": prompt_length, "parameters": _parameters(model), "rows": rows}  # fmt: skip
 
@@ -112,7 +137,12 @@ def _plot_cpu(result: dict, path: Path) -> None:
         total = [(row["sca_state_bytes"] + row["kv_cache_bytes"]) / 2**20 for row in rows]
         memory.plot(contexts, total, marker="o", label=f"{name}: total state")
         if any(row["sca_state_bytes"] for row in rows):
-            memory.plot(contexts, [row["sca_state_bytes"] / 2**20 for row in rows], ls="--", label=f"{name}: SCA part")
+            memory.plot(
+                contexts,
+                [row["sca_state_bytes"] / 2**20 for row in rows],
+                ls="--",
+                label=f"{name}: SCA part",
+            )
     for axis, label in ((speed, "decode tokens/s (batch 1)"), (memory, "decoding state (MiB)")):
         axis.set_xscale("log", base=2)
         axis.set_xlabel("context length (tokens)")
@@ -162,7 +192,9 @@ def main() -> None:
     parser.add_argument("--contexts", type=int, nargs="+", default=list(CONTEXTS))
     parser.add_argument("--prompt-length", type=int, default=128, help="CUDA run: prompt length")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

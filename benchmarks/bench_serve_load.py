@@ -57,17 +57,35 @@ def _prompts(count: int, seed: int) -> list[str]:
 
 def _start_server(model: Path, port: int, args: argparse.Namespace) -> subprocess.Popen:
     command = [
-        sys.executable, "-m", "nextterm.cli", "serve", "--model", str(model), "--port", str(port),
-        "--model-name", MODEL_NAME, "--max-batch", str(args.max_batch),
-        "--max-queue", str(max(args.max_queue, max(args.concurrency))), "--timeout", str(args.timeout),
-        "--threads", str(args.threads), "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "nextterm.cli",
+        "serve",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--model-name",
+        MODEL_NAME,
+        "--max-batch",
+        str(args.max_batch),
+        "--max-queue",
+        str(max(args.max_queue, max(args.concurrency))),
+        "--timeout",
+        str(args.timeout),
+        "--threads",
+        str(args.threads),
+        "--log-level",
+        "warning",
     ]
     return start_server(command, "127.0.0.1", port)
 
 
 def start_server(command: list[str], host: str, port: int, wait_s: float = 180) -> subprocess.Popen:
     """Run a ``nextterm serve`` command and return once its ``/health`` answers."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -82,14 +100,18 @@ def start_server(command: list[str], host: str, port: int, wait_s: float = 180) 
     raise RuntimeError(f"the server did not start within {wait_s:.0f} s")
 
 
-async def _load(url: str, clients: int, total: int, seconds: float, max_tokens: int, prompts: list[str]) -> dict:
+async def _load(
+    url: str, clients: int, total: int, seconds: float, max_tokens: int, prompts: list[str]
+) -> dict:
     latencies: list[float] = []
     errors: dict[str, int] = {}
     tokens = 0
     issued = 0
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, so that a
     # request is never sent on a connection the server is closing at that moment.
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0
+    )
     bar = tqdm(total=total, desc=f"{clients} clients", unit="req")
     start = time.perf_counter()
     deadline = start + seconds
@@ -99,7 +121,12 @@ async def _load(url: str, clients: int, total: int, seconds: float, max_tokens: 
         while issued < total and time.perf_counter() < deadline:
             prompt = prompts[issued % len(prompts)]
             issued += 1
-            body = {"model": MODEL_NAME, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0}
+            body = {
+                "model": MODEL_NAME,
+                "prompt": prompt,
+                "max_tokens": max_tokens,
+                "temperature": 0,
+            }
             sent = time.perf_counter()
             try:
                 response = await http.post(url + "/v1/completions", json=body)
@@ -144,7 +171,11 @@ def _plot(levels: list[dict], path: Path) -> None:
     for level in levels:
         values = np.sort(np.array(level["latencies_s"]) * 1000)
         if len(values):
-            axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=f"{level['clients']} clients")
+            axis.plot(
+                values,
+                np.arange(1, len(values) + 1) / len(values),
+                label=f"{level['clients']} clients",
+            )
     axis.set_xscale("log")
     axis.set_xlabel("latency (ms, log scale)")
     axis.set_ylabel("fraction of requests")
@@ -177,7 +208,7 @@ def _markdown(summary: dict, command: str) -> str:
             f"of 4-12 terms. Server: `--max-batch {summary['max_batch']} --threads {summary['server_threads']}`; "
             "clients and server share the same cores; the 1-minute load average at the start was "
             f"{summary['load_average_1min_before']:.1f} (above the core count, other jobs competed). "
-            "\"mean batch\" is prompts per engine call (dynamic batching).",
+            '"mean batch" is prompts per engine call (dynamic batching).',
             "",
             *rows,
             "",
@@ -191,11 +222,21 @@ def _markdown(summary: dict, command: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="checkpoint directory (default: random nextterm-1m)")
-    parser.add_argument("--concurrency", default="1,200", help="comma-separated client counts (default 1,200)")
-    parser.add_argument("--requests", type=int, default=2000, help="requests per level (default 2000)")
-    parser.add_argument("--single-requests", type=int, default=100, help="requests for the 1-client level")
-    parser.add_argument("--seconds", type=float, default=180, help="time budget per level (default 180)")
+    parser.add_argument(
+        "--model", type=Path, help="checkpoint directory (default: random nextterm-1m)"
+    )
+    parser.add_argument(
+        "--concurrency", default="1,200", help="comma-separated client counts (default 1,200)"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="requests per level (default 2000)"
+    )
+    parser.add_argument(
+        "--single-requests", type=int, default=100, help="requests for the 1-client level"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=180, help="time budget per level (default 180)"
+    )
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--max-queue", type=int, default=256)
@@ -217,7 +258,9 @@ def main() -> int:
             for clients in args.concurrency:
                 before = httpx.get(url + "/health").json()
                 total = args.single_requests if clients == 1 else args.requests
-                level = asyncio.run(_load(url, clients, total, args.seconds, args.max_tokens, prompts))
+                level = asyncio.run(
+                    _load(url, clients, total, args.seconds, args.max_tokens, prompts)
+                )
                 after = httpx.get(url + "/health").json()
                 batches = after["batches_run"] - before["batches_run"]
                 level["mean_batch"] = (after["items_run"] - before["items_run"]) / max(batches, 1)
@@ -228,8 +271,13 @@ def main() -> int:
             server.wait(30)
 
     summary = {
-        "machine": os.environ.get("BENCH_MACHINE", f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU"),
-        "model": "random-weights nextterm-1m (5 layers, hidden 128)" if args.model is None else str(args.model),
+        "machine": os.environ.get(
+            "BENCH_MACHINE",
+            f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU",
+        ),
+        "model": "random-weights nextterm-1m (5 layers, hidden 128)"
+        if args.model is None
+        else str(args.model),
         "max_tokens": args.max_tokens,
         "max_batch": args.max_batch,
         "server_threads": args.threads,
@@ -240,7 +288,11 @@ def main() -> int:
     command = "python benchmarks/bench_serve_load.py " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     _plot(levels, args.out / "serve_latency.png")
-    raw = {**summary, "command": command, "levels": [{k: v for k, v in level.items() if k != "latencies_s"} for level in levels]}
+    raw = {
+        **summary,
+        "command": command,
+        "levels": [{k: v for k, v in level.items() if k != "latencies_s"} for level in levels],
+    }
     (args.out / "serve.json").write_text(json.dumps(raw, indent=2) + "\n")
     (args.out / "serve.md").write_text(_markdown(summary, command.strip()))
     print((args.out / "serve.md").read_text())

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
 from bench_serve_load import start_server  # a sibling script: benchmarks/ is on sys.path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -48,8 +49,23 @@ def _free_port() -> int:
 
 
 def _start_server(port: int, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "nextterm.cli", "serve", "--host", HOST, "--port", str(port),
-               "--threads", "1", "--log-level", "error", "--read-timeout", str(READ_TIMEOUT), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "nextterm.cli",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--threads",
+        "1",
+        "--log-level",
+        "error",
+        "--read-timeout",
+        str(READ_TIMEOUT),
+        *extra,
+    ]
     return start_server(command, HOST, port)
 
 
@@ -61,6 +77,7 @@ def _rss_mib(pid: int) -> float:
 
 
 # --- 1. the bad-input corpus --------------------------------------------------------------------
+
 
 def _completion(**fields) -> dict:
     return {"model": MODEL, "prompt": "1,2,3,", "max_tokens": 4, "temperature": 0, **fields}
@@ -78,15 +95,28 @@ def _corpus() -> list[tuple[str, str, str, object, int]]:
     # malformed or hostile bodies, on both POST endpoints
     for path in (c, t):
         for name, body in [
-            ("empty", b""), ("blank", b"  \n "), ("truncated", b'{"model": "x", "prompt": '),
-            ("trailing garbage", b'{"terms": [1,2]} xyz'), ("single quotes", b"{'terms': [1]}"),
-            ("comment", b'{"terms": [1] /* c */}'), ("NaN", b'{"terms": [1], "n": NaN}'),
-            ("Infinity", b'{"terms": [1], "top_k": -Infinity}'), ("not UTF-8", b'{"terms": "\xff\xfe"}'),
-            ("UTF-16", '{"terms": [1, 2, 3]}'.encode("utf-16")), ("BOM", b'\xef\xbb\xbf{"terms": [1]}'),
-            ("deep nesting", b"[" * 100_000 + b"]" * 100_000), ("null", b"null"), ("array", b"[1, 2, 3]"),
-            ("string", b'"1,2,3"'), ("number", b"123"), ("lone surrogate", b'{"model": "\\ud800", "prompt": "1,", "terms": [1]}'),
+            ("empty", b""),
+            ("blank", b"  \n "),
+            ("truncated", b'{"model": "x", "prompt": '),
+            ("trailing garbage", b'{"terms": [1,2]} xyz'),
+            ("single quotes", b"{'terms': [1]}"),
+            ("comment", b'{"terms": [1] /* c */}'),
+            ("NaN", b'{"terms": [1], "n": NaN}'),
+            ("Infinity", b'{"terms": [1], "top_k": -Infinity}'),
+            ("not UTF-8", b'{"terms": "\xff\xfe"}'),
+            ("UTF-16", '{"terms": [1, 2, 3]}'.encode("utf-16")),
+            ("BOM", b'\xef\xbb\xbf{"terms": [1]}'),
+            ("deep nesting", b"[" * 100_000 + b"]" * 100_000),
+            ("null", b"null"),
+            ("array", b"[1, 2, 3]"),
+            ("string", b'"1,2,3"'),
+            ("number", b"123"),
+            ("lone surrogate", b'{"model": "\\ud800", "prompt": "1,", "terms": [1]}'),
             ("surrogate in key", b'{"\\udfff": 1, "terms": [1], "prompt": "1,"}'),
-            ("huge JSON integer", f'{{"terms": [1, {BIG}], "prompt": "1,", "max_tokens": {BIG}}}'.encode()),
+            (
+                "huge JSON integer",
+                f'{{"terms": [1, {BIG}], "prompt": "1,", "max_tokens": {BIG}}}'.encode(),
+            ),
             ("1e999", b'{"terms": [1], "prompt": "1,", "temperature": 1e999, "n": 1e999}'),
             ("NUL bytes", b'{"terms": "1\\u0000,2", "prompt": "1\\u00002,"}'),
             ("over the body limit", b'{"prompt": "' + b"1," * 600_000 + b'"}'),
@@ -99,9 +129,29 @@ def _corpus() -> list[tuple[str, str, str, object, int]]:
     # completions: every field with wrong types and out-of-range values
     for field, values in {
         "model": [5, None, ["x"], {"a": 1}, "gpt-4", "", "x" * 10_000],
-        "prompt": [5, None, {"a": 1}, [[1, 2]], [None], [], ["1,"] * 1000, "", "   ", "1,,2,", "01,2,",
-                   "1,-0,", "1 2 3,", "abc", "1,a,3,", "\u0661,\u0662,", "\uff11,\uff12,", "1,\u00002,",
-                   f"1,{BIG},", "1," * 3000, "😀,"],
+        "prompt": [
+            5,
+            None,
+            {"a": 1},
+            [[1, 2]],
+            [None],
+            [],
+            ["1,"] * 1000,
+            "",
+            "   ",
+            "1,,2,",
+            "01,2,",
+            "1,-0,",
+            "1 2 3,",
+            "abc",
+            "1,a,3,",
+            "\u0661,\u0662,",
+            "\uff11,\uff12,",
+            "1,\u00002,",
+            f"1,{BIG},",
+            "1," * 3000,
+            "😀,",
+        ],
         "max_tokens": [-1, 0, 10**9, "5", 5.5, True, 2**64, 600],
         "temperature": [-0.5, 2.0001, "0.5", True, -1e-300],
         "top_p": [0, -1, 1.0000001, "1", False],
@@ -112,47 +162,82 @@ def _corpus() -> list[tuple[str, str, str, object, int]]:
         "stream": [1, "yes"],
         "stream_options": [{"include_usage": "yes"}, [], "x"],
         "seed": [-1, 2**63, 2**64, 1.5, "7"],
-        "echo": [True], "suffix": ["x"], "best_of": [2, 0], "logit_bias": [{"1": 5}],
-        "presence_penalty": [1], "frequency_penalty": [-1],
+        "echo": [True],
+        "suffix": ["x"],
+        "best_of": [2, 0],
+        "logit_bias": [{"1": 5}],
+        "presence_penalty": [1],
+        "frequency_penalty": [-1],
     }.items():
         for value in values:
             expected = 404 if field == "model" and isinstance(value, str) else 400
-            add(f"completions {field}={str(value)[:24]!r}", "json", c, _completion(**{field: value}), expected)
+            add(
+                f"completions {field}={str(value)[:24]!r}",
+                "json",
+                c,
+                _completion(**{field: value}),
+                expected,
+            )
     # valid but extreme: must be answered
     for name, fields in [
-        ("temperature 1e-40", {"temperature": 1e-40}), ("temperature 5e-324", {"temperature": 5e-324}),
-        ("top_p 1e-46", {"temperature": 1.0, "top_p": 1e-46}), ("top_p 5e-324", {"temperature": 2.0, "top_p": 5e-324}),
+        ("temperature 1e-40", {"temperature": 1e-40}),
+        ("temperature 5e-324", {"temperature": 5e-324}),
+        ("top_p 1e-46", {"temperature": 1.0, "top_p": 1e-46}),
+        ("top_p 5e-324", {"temperature": 2.0, "top_p": 5e-324}),
         ("temperature 2 top_p 1", {"temperature": 2.0, "top_p": 1.0, "seed": 3}),
         ("max_tokens at the context", {"prompt": "1,", "max_tokens": 509}),
-        ("partial last term", {"prompt": "1,2,3"}), ("partial minus", {"prompt": "1,-"}),
-        ("stop comma", {"stop": ","}), ("stop strings", {"stop": ["3,4", "99", "-"]}),
-        ("logprobs 5", {"logprobs": 5}), ("logprobs 0", {"logprobs": 0}),
+        ("partial last term", {"prompt": "1,2,3"}),
+        ("partial minus", {"prompt": "1,-"}),
+        ("stop comma", {"stop": ","}),
+        ("stop strings", {"stop": ["3,4", "99", "-"]}),
+        ("logprobs 5", {"logprobs": 5}),
+        ("logprobs 0", {"logprobs": 0}),
         ("stream with usage", {"stream": True, "stream_options": {"include_usage": True}}),
         ("n 16 of 4 prompts", {"prompt": ["1,", "2,", "3,", "4,"], "n": 16}),
-        ("seed 0", {"seed": 0, "temperature": 1.0}), ("seed max", {"seed": 2**63 - 1, "temperature": 1.0}),
+        ("seed 0", {"seed": 0, "temperature": 1.0}),
+        ("seed max", {"seed": 2**63 - 1, "temperature": 1.0}),
         ("nulls mean defaults", {"max_tokens": None, "temperature": None, "top_p": None}),
-        ("unknown fields ignored", {"foo": [1, {"bar": None}]}), ("long user", {"user": "u" * 100_000}),
-        ("emoji user", {"user": "\U0001f600"}), ("stop_token_ids all", {"stop_token_ids": list(range(16))}),
+        ("unknown fields ignored", {"foo": [1, {"bar": None}]}),
+        ("long user", {"user": "u" * 100_000}),
+        ("emoji user", {"user": "\U0001f600"}),
+        ("stop_token_ids all", {"stop_token_ids": list(range(16))}),
     ]:
         add(f"completions {name}", "json", c, _completion(**fields), 200)
 
     # next-terms
     for name, body, expected in [
-        ("no terms", {}, 400), ("terms null", {"terms": None}, 400), ("terms empty", {"terms": []}, 400),
-        ("terms object", {"terms": {"a": 1}}, 400), ("terms blank text", {"terms": "  "}, 400),
-        ("nested list", {"terms": [[1, 2]]}, 400), ("null term", {"terms": [1, None]}, 400),
-        ("bool term", {"terms": [1, True]}, 400), ("float term", {"terms": [1, 2.5]}, 400),
-        ("1e3 term", {"terms": [1, 1e3]}, 400), ("exponent text", {"terms": "1e3, 2"}, 400),
-        ("leading zeros", {"terms": ["1", "02"]}, 400), ("negative zero", {"terms": "1, -0"}, 400),
-        ("1001-digit text", {"terms": ["1", "9" * 1001]}, 400), ("20001 terms", {"terms": [1] * 20_001}, 400),
-        ("n 0", {"terms": [1, 2], "n": 0}, 400), ("n 33", {"terms": [1, 2], "n": 33}, 400),
-        ("n text", {"terms": [1, 2], "n": "2"}, 400), ("top_k 0", {"terms": [1, 2], "top_k": 0}, 400),
-        ("top_k 21", {"terms": [1, 2], "top_k": 21}, 400), ("wrong model", {"terms": [1, 2], "model": "x"}, 404),
+        ("no terms", {}, 400),
+        ("terms null", {"terms": None}, 400),
+        ("terms empty", {"terms": []}, 400),
+        ("terms object", {"terms": {"a": 1}}, 400),
+        ("terms blank text", {"terms": "  "}, 400),
+        ("nested list", {"terms": [[1, 2]]}, 400),
+        ("null term", {"terms": [1, None]}, 400),
+        ("bool term", {"terms": [1, True]}, 400),
+        ("float term", {"terms": [1, 2.5]}, 400),
+        ("1e3 term", {"terms": [1, 1e3]}, 400),
+        ("exponent text", {"terms": "1e3, 2"}, 400),
+        ("leading zeros", {"terms": ["1", "02"]}, 400),
+        ("negative zero", {"terms": "1, -0"}, 400),
+        ("1001-digit text", {"terms": ["1", "9" * 1001]}, 400),
+        ("20001 terms", {"terms": [1] * 20_001}, 400),
+        ("n 0", {"terms": [1, 2], "n": 0}, 400),
+        ("n 33", {"terms": [1, 2], "n": 33}, 400),
+        ("n text", {"terms": [1, 2], "n": "2"}, 400),
+        ("top_k 0", {"terms": [1, 2], "top_k": 0}, 400),
+        ("top_k 21", {"terms": [1, 2], "top_k": 21}, 400),
+        ("wrong model", {"terms": [1, 2], "model": "x"}, 404),
         ("unicode digits", {"terms": "\u0661, \u0662, \u0663"}, 400),
-        ("one term", {"terms": [5]}, 200), ("negative", {"terms": [-1, 2, -3, 4, -5]}, 200),
-        ("brackets text", {"terms": "[1, 2, 4, 8]"}, 200), ("digit strings", {"terms": ["1", "3", "5"]}, 200),
+        ("one term", {"terms": [5]}, 200),
+        ("negative", {"terms": [-1, 2, -3, 4, -5]}, 200),
+        ("brackets text", {"terms": "[1, 2, 4, 8]"}, 200),
+        ("digit strings", {"terms": ["1", "3", "5"]}, 200),
         ("1000-digit linear", {"terms": [str(k * 10**999 + 1) for k in range(1, 7)], "n": 3}, 200),
-        ("geometric outgrowing the output", {"terms": [str((10**199 + 3) ** k) for k in range(5)], "n": 32}, 200),
+        (
+            "geometric outgrowing the output",
+            {"terms": [str((10**199 + 3) ** k) for k in range(5)], "n": 32},
+            200,
+        ),
         ("n 32 top_k 20", {"terms": [1, 1, 2, 3, 5, 8], "n": 32, "top_k": 20}, 200),
         ("10000 terms", {"terms": list(range(10_000))}, 200),
     ]:
@@ -160,14 +245,23 @@ def _corpus() -> list[tuple[str, str, str, object, int]]:
 
     # routes and methods
     for name, method, path, expected in [
-        ("models", "GET", "/v1/models", 200), ("health", "GET", "/health", 200),
-        ("POST models", "POST", "/v1/models", 405), ("POST health", "POST", "/health", 405),
-        ("GET completions", "GET", c, 405), ("PUT completions", "PUT", c, 405), ("DELETE next-terms", "DELETE", t, 405),
-        ("OPTIONS completions", "OPTIONS", c, 405), ("HEAD health", "HEAD", "/health", 405),
-        ("chat completions", "POST", "/v1/chat/completions", 404), ("root", "GET", "/", 404),
-        ("models/x", "GET", "/v1/models/x", 404), ("traversal", "GET", "/../../etc/passwd", 404),
-        ("long path", "GET", "/" + "a" * 10_000, 404), ("encoded surrogate", "GET", "/%ED%A0%80", 404),
-        ("bad query", "GET", "/health?a=%ZZ&&&=", 200), ("docs", "GET", "/docs", 404),
+        ("models", "GET", "/v1/models", 200),
+        ("health", "GET", "/health", 200),
+        ("POST models", "POST", "/v1/models", 405),
+        ("POST health", "POST", "/health", 405),
+        ("GET completions", "GET", c, 405),
+        ("PUT completions", "PUT", c, 405),
+        ("DELETE next-terms", "DELETE", t, 405),
+        ("OPTIONS completions", "OPTIONS", c, 405),
+        ("HEAD health", "HEAD", "/health", 405),
+        ("chat completions", "POST", "/v1/chat/completions", 404),
+        ("root", "GET", "/", 404),
+        ("models/x", "GET", "/v1/models/x", 404),
+        ("traversal", "GET", "/../../etc/passwd", 404),
+        ("long path", "GET", "/" + "a" * 10_000, 404),
+        ("encoded surrogate", "GET", "/%ED%A0%80", 404),
+        ("bad query", "GET", "/health?a=%ZZ&&&=", 200),
+        ("docs", "GET", "/docs", 404),
     ]:
         add(f"route {name}", "method", path, method, expected)
 
@@ -175,24 +269,52 @@ def _corpus() -> list[tuple[str, str, str, object, int]]:
     head = b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
     good = b'{"model":"nextterm-default","prompt":"1,2,","max_tokens":2}'
     for name, data, expected in [
-        ("garbage", b"GARBAGE\r\n\r\n", 400), ("HTTP/0.9", b"GET /\r\n\r\n", 400),
-        ("no Host", b"GET /health HTTP/1.1\r\n\r\n", 400), ("negative length", head + b"Content-Length: -5\r\n\r\n", 400),
+        ("garbage", b"GARBAGE\r\n\r\n", 400),
+        ("HTTP/0.9", b"GET /\r\n\r\n", 400),
+        ("no Host", b"GET /health HTTP/1.1\r\n\r\n", 400),
+        ("negative length", head + b"Content-Length: -5\r\n\r\n", 400),
         ("text length", head + b"Content-Length: ten\r\n\r\n", 400),
         ("two lengths", head + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
         ("bad chunk", head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
         ("header without colon", b"GET /health HTTP/1.1\r\nHost: x\r\nBroken\r\n\r\n", 400),
         ("space before colon", b"GET /health HTTP/1.1\r\nHost : x\r\n\r\n", 400),
-        ("70 KB header", b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", 200),
+        (
+            "70 KB header",
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX: "
+            + b"a" * 70_000
+            + b"\r\n\r\n",
+            200,
+        ),
         ("NUL in header", b"GET /health HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", 400),
-        ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 404),  # then a 400 for "SM" ("TLS hello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
+        (
+            "HTTP/2 preface",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            404,
+        ),  # then a 400 for "SM" ("TLS hello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
         ("unknown method", b"FOO /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
-        ("body shorter than declared", head + b"Content-Length: 100\r\n\r\n{\"a\":", 408),
+        ("body shorter than declared", head + b'Content-Length: 100\r\n\r\n{"a":', 408),
         ("head never finished", b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le", 408),
-        ("Expect 100-continue", head + b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
-         % len(good) + good, 200),
-        ("chunked body", head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n" % len(good)
-         + good + b"\r\n0\r\n\r\n", 200),
-        ("pipelined", (b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 2)[:-4] + b"\r\nConnection: close\r\n\r\n", 200),
+        (
+            "Expect 100-continue",
+            head
+            + b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(good)
+            + good,
+            200,
+        ),
+        (
+            "chunked body",
+            head
+            + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n" % len(good)
+            + good
+            + b"\r\n0\r\n\r\n",
+            200,
+        ),
+        (
+            "pipelined",
+            (b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 2)[:-4]
+            + b"\r\nConnection: close\r\n\r\n",
+            200,
+        ),
     ]:
         add(f"raw {name}", "raw", "", data, expected)
     return cases
@@ -244,21 +366,31 @@ def run_corpus(port: int) -> dict:
                         response = http.request(payload, path)
                     else:
                         content = payload if kind == "bytes" else json.dumps(payload).encode()
-                        response = http.post(path, content=content, headers={"content-type": "application/json"})
+                        response = http.post(
+                            path, content=content, headers={"content-type": "application/json"}
+                        )
                     status, body = response.status_code, response.content
                 except httpx.HTTPError as error:
                     status, body = None, type(error).__name__.encode()
-            rows.append({
-                "case": name, "expected": expected, "status": status,
-                "json_error": status is not None and status >= 400 and (payload == "HEAD" or _is_json_error(body)),
-                "ms": (time.perf_counter() - started) * 1000,
-            })
+            rows.append(
+                {
+                    "case": name,
+                    "expected": expected,
+                    "status": status,
+                    "json_error": status is not None
+                    and status >= 400
+                    and (payload == "HEAD" or _is_json_error(body)),
+                    "ms": (time.perf_counter() - started) * 1000,
+                }
+            )
         healthy = http.get("/health").json()["status"] == "ok"
     errors = [row for row in rows if row["status"] is not None and row["status"] >= 400]
     return {
         "cases": len(rows),
         "by_status": dict(sorted(Counter(str(row["status"]) for row in rows).items())),
-        "server_errors_5xx": sum(row["status"] is not None and row["status"] >= 500 for row in rows),
+        "server_errors_5xx": sum(
+            row["status"] is not None and row["status"] >= 500 for row in rows
+        ),
         "no_response": sum(row["status"] is None for row in rows),
         "errors_without_json_body": sum(not row["json_error"] for row in errors),
         "unexpected_status": [row for row in rows if row["status"] != row["expected"]],
@@ -269,6 +401,7 @@ def run_corpus(port: int) -> dict:
 
 # --- 2. load ------------------------------------------------------------------------------------
 
+
 def _load_request(index: int) -> tuple[str, dict]:
     terms = [index % 7 + k * (index % 5 + 1) for k in range(4 + index % 6)]
     prompt = "".join(f"{term}," for term in terms)
@@ -276,7 +409,9 @@ def _load_request(index: int) -> tuple[str, dict]:
     if kind < 6:
         return "greedy", _completion(prompt=prompt, max_tokens=8)
     if kind < 7:
-        return "seeded", _completion(prompt=prompt, max_tokens=8, temperature=0.8, top_p=0.9, seed=index, n=2)
+        return "seeded", _completion(
+            prompt=prompt, max_tokens=8, temperature=0.8, top_p=0.9, seed=index, n=2
+        )
     if kind < 8:
         return "stream", _completion(prompt=prompt, max_tokens=8, stream=True, logprobs=2)
     return "next-terms", {"terms": terms, "n": 2, "top_k": 3}
@@ -286,7 +421,9 @@ async def _load(port: int, clients: int, per_client: int) -> dict:
     url = f"http://{HOST}:{port}"
     latencies: dict[str, list[float]] = {}
     statuses: Counter = Counter()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0
+    )
 
     async def client(http: httpx.AsyncClient, number: int) -> None:
         for request in range(per_client):
@@ -309,7 +446,10 @@ async def _load(port: int, clients: int, per_client: int) -> dict:
 
     def percentiles(values) -> dict:
         values = np.array(values or [float("nan")]) * 1000
-        return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99))}
+        return {
+            "p50_ms": float(np.percentile(values, 50)),
+            "p99_ms": float(np.percentile(values, 99)),
+        }
 
     return {
         "clients": clients,
@@ -319,13 +459,22 @@ async def _load(port: int, clients: int, per_client: int) -> dict:
         "seconds": elapsed,
         "requests_per_s": sum(len(v) for v in latencies.values()) / elapsed,
         **percentiles(list(every)),
-        "by_kind": {kind: {"ok": len(values), **percentiles(values)} for kind, values in sorted(latencies.items())},
+        "by_kind": {
+            kind: {"ok": len(values), **percentiles(values)}
+            for kind, values in sorted(latencies.items())
+        },
     }
 
 
 # --- 3. timeouts and dropped clients ------------------------------------------------------------
 
-HEAVY = {"model": MODEL, "prompt": ["1,2,3,", "5,", "7,9,", "2,4,"], "n": 16, "max_tokens": 400, "temperature": 0}
+HEAVY = {
+    "model": MODEL,
+    "prompt": ["1,2,3,", "5,", "7,9,", "2,4,"],
+    "n": 16,
+    "max_tokens": 400,
+    "temperature": 0,
+}
 PROBE = _completion(max_tokens=2)
 
 
@@ -335,13 +484,17 @@ def _probes(url: str, count: int, every: float) -> list[dict]:
         for _ in range(count):
             started = time.perf_counter()
             response = http.post("/v1/completions", json=PROBE)
-            results.append({"status": response.status_code, "ms": (time.perf_counter() - started) * 1000})
+            results.append(
+                {"status": response.status_code, "ms": (time.perf_counter() - started) * 1000}
+            )
             time.sleep(max(0.0, every - (time.perf_counter() - started)))
     return results
 
 
 def _drop_stream(url: str) -> None:
-    with httpx.stream("POST", url + "/v1/completions", json={**HEAVY, "stream": True}, timeout=60) as response:
+    with httpx.stream(
+        "POST", url + "/v1/completions", json={**HEAVY, "stream": True}, timeout=60
+    ) as response:
         next(response.iter_lines())
 
 
@@ -352,10 +505,16 @@ def run_abandoned(port: int) -> dict:
     with httpx.Client(base_url=url, timeout=60) as http:
         started = time.perf_counter()
         timed_out = http.post("/v1/completions", json=HEAVY)
-        report["heavy_request"] = {"status": timed_out.status_code, "ms": (time.perf_counter() - started) * 1000}
+        report["heavy_request"] = {
+            "status": timed_out.status_code,
+            "ms": (time.perf_counter() - started) * 1000,
+        }
     report["probes_after_timeout"] = _probes(url, 10, 1.0)
     with ThreadPoolExecutor(4) as pool:
-        dropped = [pool.submit(httpx.post, url + "/v1/completions", json=HEAVY, timeout=1.0) for _ in range(4)]
+        dropped = [
+            pool.submit(httpx.post, url + "/v1/completions", json=HEAVY, timeout=1.0)
+            for _ in range(4)
+        ]
         for future in dropped:
             try:
                 future.result()
@@ -373,6 +532,7 @@ def run_abandoned(port: int) -> dict:
 
 
 # --- report -------------------------------------------------------------------------------------
+
 
 def _markdown(summary: dict, command: str) -> str:
     corpus, load, abandoned = summary["corpus"], summary["load"], summary["abandoned"]
@@ -407,8 +567,13 @@ def _markdown(summary: dict, command: str) -> str:
         f"{summary['healthy_after_all']}.",
         "",
         "Corpus cases whose status differed from the expected one: "
-        + ("none." if not unexpected else "; ".join(f"{row['case']} ({row['status']}, expected {row['expected']})"
-                                                     for row in unexpected)),
+        + (
+            "none."
+            if not unexpected
+            else "; ".join(
+                f"{row['case']} ({row['status']}, expected {row['expected']})" for row in unexpected
+            )
+        ),
         "",
         f"Command: `{command}`",
         "",
@@ -448,17 +613,23 @@ def main() -> int:
         "load_average_1min_before": load_before,
         "rss_mib_before": rss_before,
         "rss_mib_after": rss_after,
-        "healthy_after_all": corpus["healthy_after"] and healthy and abandoned["health_after"]["status"] == "ok",
+        "healthy_after_all": corpus["healthy_after"]
+        and healthy
+        and abandoned["health_after"]["status"] == "ok",
         "corpus": corpus,
         "load": load,
         "abandoned": abandoned,
     }
     command = "python benchmarks/bench_serve_robustness.py " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve_robustness.json").write_text(json.dumps({**summary, "command": command.strip()}, indent=2) + "\n")
+    (args.out / "serve_robustness.json").write_text(
+        json.dumps({**summary, "command": command.strip()}, indent=2) + "\n"
+    )
     (args.out / "serve_robustness.md").write_text(_markdown(summary, command.strip()))
     print((args.out / "serve_robustness.md").read_text())
-    failures = corpus["server_errors_5xx"] + load["server_errors_5xx"] + corpus["errors_without_json_body"]
+    failures = (
+        corpus["server_errors_5xx"] + load["server_errors_5xx"] + corpus["errors_without_json_body"]
+    )
     return 0 if failures == 0 and summary["healthy_after_all"] else 1
 
 

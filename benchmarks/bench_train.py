@@ -61,7 +61,11 @@ def write_data(directory: Path, sequences: int, context_len: int) -> dict:
     write_packed(directory / "train.packed", encoded[split:])
     write_packed(directory / "val.packed", encoded[:split])
     lengths = [len(ids) for ids in encoded]
-    return {"sequences": len(encoded), "mean_tokens": sum(lengths) / len(lengths), "max_tokens": max(lengths)}
+    return {
+        "sequences": len(encoded),
+        "mean_tokens": sum(lengths) / len(lengths),
+        "max_tokens": max(lengths),
+    }
 
 
 def steady_throughput(metrics_path: Path, skip_steps: int) -> tuple[float, float | None, int]:
@@ -69,7 +73,9 @@ def steady_throughput(metrics_path: Path, skip_steps: int) -> tuple[float, float
     records = [json.loads(line) for line in metrics_path.read_text().splitlines()]
     train = [r for r in records if r["kind"] == "train"]
     if len(train) <= skip_steps + 1:
-        raise SystemExit(f"only {len(train)} steps ran; raise --tokens to measure past {skip_steps}")
+        raise SystemExit(
+            f"only {len(train)} steps ran; raise --tokens to measure past {skip_steps}"
+        )
     first, last = train[skip_steps], train[-1]
     tokens_per_s = (last["tokens"] - first["tokens"]) / (last["elapsed_s"] - first["elapsed_s"])
     mfus = [r["mfu"] for r in train[skip_steps + 1 :] if r["mfu"] is not None]
@@ -142,20 +148,27 @@ def markdown(payload: dict) -> str:
             f"| {row['tokens_per_s']:,.0f} | {mfu} |"
         )
     if payload.get("load_average") is not None:
-        lines += ["", f"Load average at the start (other jobs share the machine): {payload['load_average']}."]
+        lines += [
+            "",
+            f"Load average at the start (other jobs share the machine): {payload['load_average']}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--presets", nargs="+", help="default: nextterm-1m nextterm-3m (cpu), nextterm-440m (cuda)")
+    parser.add_argument(
+        "--presets", nargs="+", help="default: nextterm-1m nextterm-3m (cpu), nextterm-440m (cuda)"
+    )
     parser.add_argument("--tokens", type=int, help="tokens per run (default 100k cpu, 40M cuda)")
     parser.add_argument("--context-len", type=int, help="default 256 (cpu), 4096 (cuda)")
     parser.add_argument("--micro-batch-tokens", type=int, help="default 4096 (cpu), 16384 (cuda)")
     parser.add_argument("--step-tokens", type=int, help="default 16384 (cpu), 524288 (cuda)")
     parser.add_argument("--sequences", type=int, default=20_000, help="OEIS sequences to train on")
-    parser.add_argument("--skip-steps", type=int, default=1, help="warm-up steps left out of the rate")
+    parser.add_argument(
+        "--skip-steps", type=int, default=1, help="warm-up steps left out of the rate"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--peak-tflops", type=float, default=0.0, help="override the device's peak")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (CPU)")
@@ -196,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     payload = {
         "machine": machine,
-        "command": "python benchmarks/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/bench_train.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "torch": torch.__version__,
         "data": data,
         "context_len": args.context_len,

@@ -14,7 +14,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 ORDER = [
-    ("evals-hybrid.md", "Shipped predictor: hybrid (solvers, rule search, lookup of relatives, model; learned ranker)"),
+    (
+        "evals-hybrid.md",
+        "Shipped predictor: hybrid (solvers, rule search, lookup of relatives, model; learned ranker)",
+    ),
     ("evals-model.md", "Shipped model alone (greedy)"),
     ("evals-solvers.md", "Exact solvers and rule search alone"),
     ("rules.md", "Rule search: OEIS held-out precision and coverage, latency"),

@@ -45,7 +45,9 @@ def main() -> int:
     rows = [
         "| Model | Arithmetic | Quadratic | Cubic | Quartic |",
         "|---|---|---|---|---|",
-        "| **nextterm solvers** | " + " | ".join(f"{100 * per_degree[n]:.2f}%" for n in names) + " |",
+        "| **nextterm solvers** | "
+        + " | ".join(f"{100 * per_degree[n]:.2f}%" for n in names)
+        + " |",
         *(
             f"| {name} (card) | " + " | ".join(f"{v:.2f}%" for v in values) + " |"
             for name, values in PUBLISHED_POLYNOMIAL.items()

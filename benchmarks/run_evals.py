@@ -28,7 +28,9 @@ def _predictor(args: argparse.Namespace):
     if args.predictor == "openai":
         from nextterm.evals.openai_predictor import OpenAIPredictor, OpenAIPredictorConfig
 
-        return OpenAIPredictor(OpenAIPredictorConfig(endpoint=args.endpoint, model=args.endpoint_model))
+        return OpenAIPredictor(
+            OpenAIPredictorConfig(endpoint=args.endpoint, model=args.endpoint_model)
+        )
     from nextterm.predict import load_predictor
 
     return load_predictor(
@@ -42,21 +44,30 @@ def _predictor(args: argparse.Namespace):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--predictor", default="hybrid",
-                        choices=("solvers", "model", "model-beam", "hybrid", "openai"))
+    parser.add_argument(
+        "--predictor",
+        default="hybrid",
+        choices=("solvers", "model", "model-beam", "hybrid", "openai"),
+    )
     parser.add_argument("--model", help="checkpoint directory (default: the shipped model)")
     parser.add_argument("--beam", type=int, default=4)
-    parser.add_argument("--lookup-index", type=Path,
-                        help="lookup index for the hybrid, built from the training split only")
+    parser.add_argument(
+        "--lookup-index",
+        type=Path,
+        help="lookup index for the hybrid, built from the training split only",
+    )
     parser.add_argument("--effort", default="default", help="rule search effort")
     parser.add_argument("--endpoint", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--endpoint-model")
     parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=BENCHMARKS)
     parser.add_argument("--data-dir", type=Path, help="shared data folder (default ../shared/data)")
-    parser.add_argument("--heldout", type=Path, default=Path("runs/data"),
-                        help="data build folder or heldout.jsonl")
+    parser.add_argument(
+        "--heldout", type=Path, default=Path("runs/data"), help="data build folder or heldout.jsonl"
+    )
     parser.add_argument("--limit", type=int, default=2048, help="OEIS items (seeded sample)")
-    parser.add_argument("--samples", type=int, default=200, help="polynomial samples per (degree, k)")
+    parser.add_argument(
+        "--samples", type=int, default=200, help="polynomial samples per (degree, k)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--tag", help="name of the outputs (default: the predictor kind)")
     args = parser.parse_args()

@@ -30,7 +30,9 @@ def _oeis(path: Path) -> tuple[str, dict]:
         summary = json.loads(path.read_text())
         return summary["predictor"], summary["benchmarks"]["oeis"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise NotComparable(f"{path} is not a run_evals summary with an OEIS result ({error})") from None
+        raise NotComparable(
+            f"{path} is not a run_evals summary with an OEIS result ({error})"
+        ) from None
 
 
 def compare(current: list[Path], candidate: list[Path]) -> list[tuple[str, float, float]]:
@@ -51,8 +53,12 @@ def compare(current: list[Path], candidate: list[Path]) -> list[tuple[str, float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--current", type=Path, nargs="+", required=True, help="the shipped model's summaries")
-    parser.add_argument("--candidate", type=Path, nargs="+", required=True, help="the candidate's summaries")
+    parser.add_argument(
+        "--current", type=Path, nargs="+", required=True, help="the shipped model's summaries"
+    )
+    parser.add_argument(
+        "--candidate", type=Path, nargs="+", required=True, help="the candidate's summaries"
+    )
     args = parser.parse_args(argv)
     try:
         rows = compare(args.current, args.candidate)
@@ -60,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for kind, old, new in rows:
-        print(f"{kind}: {100 * old:.2f}% -> {100 * new:.2f}% ({'better' if new > old else 'not better'})")
+        print(
+            f"{kind}: {100 * old:.2f}% -> {100 * new:.2f}% ({'better' if new > old else 'not better'})"
+        )
     return 0 if all(new > old for _, old, new in rows) else 1
 
 

@@ -34,7 +34,9 @@ def _copy_atomically(source: Path, target: Path) -> None:
     size = sum(path.stat().st_size for path in staging.rglob("*") if path.is_file())
     if size > MAX_BYTES:
         shutil.rmtree(staging)
-        raise SystemExit(f"error: checkpoint is {size / 2**20:.1f} MiB; the package limit is 50 MiB")
+        raise SystemExit(
+            f"error: checkpoint is {size / 2**20:.1f} MiB; the package limit is 50 MiB"
+        )
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
@@ -133,7 +135,9 @@ def model_card(checkpoint: Path, run: Path, results: list[Path]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path, help="checkpoint directory (e.g. RUN/final_latest)")
+    parser.add_argument(
+        "checkpoint", type=Path, help="checkpoint directory (e.g. RUN/final_latest)"
+    )
     parser.add_argument("--results", type=Path, nargs="*", default=[], help="run_evals summaries")
     parser.add_argument("--name", default=DEFAULT_MODEL_NAME, help="asset folder name")
     args = parser.parse_args(argv)

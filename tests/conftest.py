@@ -35,7 +35,9 @@ def write_progression_data(directory, train: int, val: int, items: int):
     write_packed(directory / "val.packed", (encode_sequence(s) for s in progressions(val)))
     with (directory / "val.jsonl").open("w") as handle:
         for index, terms in enumerate(progressions(items)):
-            handle.write(json.dumps({"id": f"v{index}", "prompt": terms[:-1], "answer": terms[-1]}) + "\n")
+            handle.write(
+                json.dumps({"id": f"v{index}", "prompt": terms[:-1], "answer": terms[-1]}) + "\n"
+            )
     return directory
 
 

@@ -4,8 +4,8 @@ import json
 import random
 
 import pytest
-from conftest import TINY_QWEN3
 
+from conftest import TINY_QWEN3
 from nextterm.calibration import (
     Calibration,
     CalibrationError,
@@ -48,7 +48,10 @@ class StaticSource:
 
 def test_source_of_groups_methods_into_families():
     assert source_of(cand(1, 0.9, "c-finite")) == "solver"
-    assert source_of(cand(1, 0.9, "rule")) == "rule" and source_of(cand(1, 0.1, "forecast")) == "forecast"
+    assert (
+        source_of(cand(1, 0.9, "rule")) == "rule"
+        and source_of(cand(1, 0.1, "forecast")) == "forecast"
+    )
     assert source_of(cand(1, 0.9, "differences+polynomial")) == "solver"
     assert source_of(cand(1, 0.2, "interpolation", verified=False)) == "interpolation"
     assert source_of(cand(1, 0.3, "lookup")) == "lookup"
@@ -193,9 +196,7 @@ def test_predict_declines_below_the_calibrated_threshold():
 
 def test_load_predictor_takes_a_calibration_file(tmp_path):
     halve = CalibrationMap(x=(0.0, 1.0), y=(0.0, 0.5))
-    path = Calibration({"solver": halve, "rule": halve}).save(
-        tmp_path / "c.json"
-    )
+    path = Calibration({"solver": halve, "rule": halve}).save(tmp_path / "c.json")
     hybrid = load_predictor("hybrid", with_model=False, calibration=path)
     [best] = predict([2, 4, 6, 8, 10, 12, 14], predictor=hybrid)
     assert best.value == 16

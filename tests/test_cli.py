@@ -5,13 +5,17 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import TINY_QWEN3
 
 
 def run(*args, stdin=None):
     return subprocess.run(
         [sys.executable, "-m", "nextterm.cli", *args],
-        capture_output=True, text=True, input=stdin, timeout=300,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=300,
     )
 
 
@@ -66,8 +70,15 @@ def test_model_checkpoint_answers_with_probabilities(tmp_path):
 
     model = create_model("nextterm-1m", **TINY_QWEN3)
     save_checkpoint(model, tmp_path / "tiny")
-    result = run("predict", "--predictor", "model", "--model", str(tmp_path / "tiny"), "--json",
-                 "3,1,4,1,5,9,2,6")
+    result = run(
+        "predict",
+        "--predictor",
+        "model",
+        "--model",
+        str(tmp_path / "tiny"),
+        "--json",
+        "3,1,4,1,5,9,2,6",
+    )
     assert result.returncode == 0, result.stderr
     [best, *_] = json.loads(result.stdout)["candidates"]
     assert best["method"] == "model" and 0 < best["confidence"] <= 1

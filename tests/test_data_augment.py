@@ -87,7 +87,9 @@ def test_family_rules():
 
 
 def test_generate_mix_and_cap():
-    config = syn.SyntheticConfig(mix={"geometric": 1.0}, max_term_digits=5, min_terms=3, max_terms=30)
+    config = syn.SyntheticConfig(
+        mix={"geometric": 1.0}, max_term_digits=5, min_terms=3, max_terms=30
+    )
     rng = random.Random(2)
     results = [syn.generate(rng, config) for _ in range(200)]
     kept = [r for r in results if r is not None]

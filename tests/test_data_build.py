@@ -11,14 +11,19 @@ from pathlib import Path
 import pytest
 
 from nextterm.data import commands
+from nextterm.data.augment import AugmentConfig
 from nextterm.data.build import BuildConfig, build, config_from_dict, load_config
 from nextterm.data.oeis import (
-    OeisFormatError, bfile_path, extend_with_bfile, read_bfile, read_names, read_stripped,
+    OeisFormatError,
+    bfile_path,
+    extend_with_bfile,
+    read_bfile,
+    read_names,
+    read_stripped,
 )
 from nextterm.data.packed import PackedReader
 from nextterm.data.splits import SplitConfig, last_terms
 from nextterm.data.synthetic import SyntheticConfig
-from nextterm.data.augment import AugmentConfig
 from nextterm.tokenizer import decode, decode_terms
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "oeis"
@@ -43,7 +48,9 @@ def stripped(tmp_path_factory):
             lines = list(itertools.islice(handle, 400))
     else:
         lines = ["# made up\n"] + [
-            f"A{n:06d} ," + "".join(f"{(n * k * k + k) % 997 - 50}," for k in range(n % 30 + 2)) + "\n"
+            f"A{n:06d} ,"
+            + "".join(f"{(n * k * k + k) % 997 - 50}," for k in range(n % 30 + 2))
+            + "\n"
             for n in range(1, 400)
         ]
     lines.append("A900001 ,1,2,\n")  # degenerate: too few terms
@@ -70,8 +77,14 @@ def test_build_outputs(stripped, tmp_path):
     train = PackedReader(out / "train.packed")
     assert len(train) == summary["train_packed"]["sequences"]
     assert train.total_tokens == summary["train_packed"]["tokens"]
-    assert sum(summary["synthetic_families"].values()) == summary["train_packed"]["synthetic_sequences"]
-    keys = [last_terms("".join(f"{t}," for t in item["prompt"] + [item["answer"]]), 10) for item in heldout]
+    assert (
+        sum(summary["synthetic_families"].values())
+        == summary["train_packed"]["synthetic_sequences"]
+    )
+    keys = [
+        last_terms("".join(f"{t}," for t in item["prompt"] + [item["answer"]]), 10)
+        for item in heldout
+    ]
     for index in range(len(train)):
         text = "," + decode(train[index])
         assert decode_terms(train[index])  # every stored sequence decodes
@@ -87,13 +100,18 @@ def test_build_is_deterministic(stripped, tmp_path):
     for name in ("train.packed", "val.packed", "heldout.jsonl", "val.jsonl", "train_ids.txt"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     build(stripped, tmp_path / "c", small_config(seed=1), progress=False)
-    assert (tmp_path / "a" / "train.packed").read_bytes() != (tmp_path / "c" / "train.packed").read_bytes()
+    assert (tmp_path / "a" / "train.packed").read_bytes() != (
+        tmp_path / "c" / "train.packed"
+    ).read_bytes()
 
 
 def test_config_files(tmp_path):
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"seed": 4, "augment": {"copies": 0, "scale_range": [2, 3]},
-                                "synthetic": {"count": 5}}))
+    path.write_text(
+        json.dumps(
+            {"seed": 4, "augment": {"copies": 0, "scale_range": [2, 3]}, "synthetic": {"count": 5}}
+        )
+    )
     config = load_config(path)
     assert config.seed == 4 and config.augment.copies == 0 and config.augment.scale_range == (2, 3)
     assert config.synthetic.count == 5 and config.split == SplitConfig()
@@ -114,7 +132,9 @@ def test_readers(tmp_path):
         list(read_stripped(tmp_path / "bad"))
     with gzip.open(tmp_path / "names.gz", "wt") as handle:
         handle.write("# names\nA000045 Fibonacci numbers: F(n) = F(n-1) + F(n-2).\n")
-    assert read_names(tmp_path / "names.gz") == {"A000045": "Fibonacci numbers: F(n) = F(n-1) + F(n-2)."}
+    assert read_names(tmp_path / "names.gz") == {
+        "A000045": "Fibonacci numbers: F(n) = F(n-1) + F(n-2)."
+    }
     bfile = bfile_path(tmp_path, "A000045")
     assert bfile.name == "b000045.txt"
     bfile.write_text("# comment\n0 0\n1 1\n2 1\n\n3 2\n4 3\n")
@@ -130,13 +150,15 @@ def test_readers(tmp_path):
 
 
 def test_build_with_bfiles(tmp_path):
-    (tmp_path / "stripped").write_text("".join(
-        f"A{n:06d} ," + "".join(f"{n + k}," for k in range(8)) + "\n" for n in range(1, 60)
-    ))
+    (tmp_path / "stripped").write_text(
+        "".join(f"A{n:06d} ," + "".join(f"{n + k}," for k in range(8)) + "\n" for n in range(1, 60))
+    )
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "b000001.txt").write_text("".join(f"{k} {1 + k}\n" for k in range(30)))
     config = small_config(synthetic=SyntheticConfig(count=0))
-    summary = build(tmp_path / "stripped", tmp_path / "out", config, bfiles=tmp_path / "b", progress=False)
+    summary = build(
+        tmp_path / "stripped", tmp_path / "out", config, bfiles=tmp_path / "b", progress=False
+    )
     assert summary["sequences"]["extended_by_bfile"] == 1
 
 
@@ -154,7 +176,12 @@ def test_pack_and_decode_commands(tmp_path, capsys):
     assert run_cli(["data", "decode", str(tmp_path / "s.packed")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-3:] == ["0\t1,2,3,", "1\t0,1,1,2,", "2\t-5,10,-15,"]
-    assert run_cli(["data", "decode", str(tmp_path / "s.packed"), "--start", "1", "--limit", "1", "--raw"]) == 0
+    assert (
+        run_cli(
+            ["data", "decode", str(tmp_path / "s.packed"), "--start", "1", "--limit", "1", "--raw"]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == ["1\t<bos>0,1,1,2,<eos>"]
     source.write_text("1,x,3\n")
     with pytest.raises(ValueError, match="seqs.txt:1"):
@@ -166,12 +193,28 @@ def test_pack_and_decode_commands(tmp_path, capsys):
 def test_build_command(stripped, tmp_path, capsys):
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"synthetic": {"count": 3}, "augment": {"copies": 0}}))
-    assert run_cli(["data", "build", "--stripped", str(stripped), "--out", str(tmp_path / "o"),
-                    "--config", str(config), "--quiet"]) == 0
+    assert (
+        run_cli(
+            [
+                "data",
+                "build",
+                "--stripped",
+                str(stripped),
+                "--out",
+                str(tmp_path / "o"),
+                "--config",
+                str(config),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert '"heldout_jsonl_items"' in printed and (tmp_path / "o" / "summary.json").is_file()
     with pytest.raises(ValueError, match="no stripped file"):
-        run_cli(["data", "build", "--oeis", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p")])
+        run_cli(
+            ["data", "build", "--oeis", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p")]
+        )
 
 
 def test_config_round_trip():

@@ -8,8 +8,17 @@ import random
 import pytest
 
 from nextterm.data.splits import (
-    HELDOUT, TRAIN, VAL, SplitConfig, SplitReport, assign_splits, decontaminate, find_contaminated,
-    hash_split, last_terms, make_item,
+    HELDOUT,
+    TRAIN,
+    VAL,
+    SplitConfig,
+    SplitReport,
+    assign_splits,
+    decontaminate,
+    find_contaminated,
+    hash_split,
+    last_terms,
+    make_item,
 )
 from nextterm.tokenizer import encode_terms
 
@@ -47,18 +56,20 @@ def test_planted_duplicates_and_runs_are_removed():
     val_ids = anumbers_in(VAL, 2)
     h = held[0]
     planted = {
-        train_ids[0]: [1, 2, 3] + h[-10:] + [7, 8],          # run of the last 10 terms: removed
-        train_ids[1]: list(held[1]),                           # exact duplicate: removed
-        train_ids[2]: [5] + h[-10:-1] + [-1] + [9, 9, 9],      # only 9 of the 10 terms: kept
-        train_ids[3]: h[-10:-5] + [0] + h[-5:],                # run broken in the middle: kept
-        train_ids[4]: [int(str(h[-10]) + "1")] + h[-9:],       # first term differs by a digit: kept
-        train_ids[5]: [1, 2, 3, 4, 5, 6],                      # unrelated: kept
-        train_ids[6]: [1, 2, 3, 4, 5, 6],                      # duplicate inside train: kept
-        train_ids[7]: [4, 4] + held[2][-10:],                  # run at the end: removed
-        val_ids[0]: held[2][-12:],                             # contains the run: removed
-        val_ids[1]: [2, 4, 6, 8],                              # kept
+        train_ids[0]: [1, 2, 3] + h[-10:] + [7, 8],  # run of the last 10 terms: removed
+        train_ids[1]: list(held[1]),  # exact duplicate: removed
+        train_ids[2]: [5] + h[-10:-1] + [-1] + [9, 9, 9],  # only 9 of the 10 terms: kept
+        train_ids[3]: h[-10:-5] + [0] + h[-5:],  # run broken in the middle: kept
+        train_ids[4]: [int(str(h[-10]) + "1")] + h[-9:],  # first term differs by a digit: kept
+        train_ids[5]: [1, 2, 3, 4, 5, 6],  # unrelated: kept
+        train_ids[6]: [1, 2, 3, 4, 5, 6],  # duplicate inside train: kept
+        train_ids[7]: [4, 4] + held[2][-10:],  # run at the end: removed
+        val_ids[0]: held[2][-12:],  # contains the run: removed
+        val_ids[1]: [2, 4, 6, 8],  # kept
     }
-    sequences = sorted([*zip(held_ids, map(text, held)), *((a, text(t)) for a, t in planted.items())])
+    sequences = sorted(
+        [*zip(held_ids, map(text, held)), *((a, text(t)) for a, t in planted.items())]
+    )
     report = SplitReport()
     splits = decontaminate(assign_splits(sequences, CONFIG, report), CONFIG, report)
     kept = {side: [a for a, _ in items] for side, items in splits.items()}
@@ -119,17 +130,20 @@ def test_bad_config():
 
 def test_core_sequences_stay_in_training_and_win_over_heldout_relatives():
     rng = random.Random(1)
-    config = SplitConfig(seed=3, heldout_fraction=0.2, val_fraction=0.1,
-                         pinned_to_train=frozenset({"A000045"}))
+    config = SplitConfig(
+        seed=3, heldout_fraction=0.2, val_fraction=0.1, pinned_to_train=frozenset({"A000045"})
+    )
     fibonacci = [0, 1]
     while len(fibonacci) < 30:
         fibonacci.append(fibonacci[-1] + fibonacci[-2])
     shifted_fib, other = anumbers_in(HELDOUT, 2, start=2000)
-    items = sorted([
-        ("A000045", text(fibonacci)),
-        (shifted_fib, text(fibonacci[3:20])),     # its last 10 terms lie inside Fibonacci
-        (other, text([rng.randint(10, 10**6) for _ in range(15)])),
-    ])
+    items = sorted(
+        [
+            ("A000045", text(fibonacci)),
+            (shifted_fib, text(fibonacci[3:20])),  # its last 10 terms lie inside Fibonacci
+            (other, text([rng.randint(10, 10**6) for _ in range(15)])),
+        ]
+    )
     report = SplitReport()
     splits = decontaminate(assign_splits(items, config, report), config, report)
     assert [a for a, _ in splits[TRAIN]] == ["A000045"]

@@ -8,7 +8,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from nextterm.engine import Engine, EngineError, KVCacheSession, StaticKVCacheSession, fit_prompt, open_session
+from nextterm.engine import (
+    Engine,
+    EngineError,
+    KVCacheSession,
+    StaticKVCacheSession,
+    fit_prompt,
+    open_session,
+)
 from nextterm.engine.grammar import TermGrammar
 from nextterm.models.presets import create_model
 from nextterm.tokenizer import BOS_ID, SEP_ID, STOP_IDS, encode_term, encode_terms, parse_term_ids
@@ -31,7 +38,9 @@ def any_model(request):
 def _random_model(seed: int):
     """A small random Qwen3 in float64 (so padded and unpadded batches agree to ~1e-15); large
     initial weights make its greedy terms depend on the input and end at varied lengths."""
-    return create_model("nextterm-1m", seed=seed, num_hidden_layers=2, initializer_range=0.3).double()
+    return create_model(
+        "nextterm-1m", seed=seed, num_hidden_layers=2, initializer_range=0.3
+    ).double()
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +57,17 @@ def _generate_first_term(model, prompt: list[int], grammar: TermGrammar | None) 
     start = len(prompt)
     kwargs = {}
     if grammar is not None:
-        kwargs["prefix_allowed_tokens_fn"] = lambda _, ids: grammar.allowed_ids(ids[start:].tolist())
-    output = model.generate(torch.tensor([prompt]), max_new_tokens=192, do_sample=False,
-                            eos_token_id=list(STOP_IDS), pad_token_id=14, **kwargs)
+        kwargs["prefix_allowed_tokens_fn"] = lambda _, ids: grammar.allowed_ids(
+            ids[start:].tolist()
+        )
+    output = model.generate(
+        torch.tensor([prompt]),
+        max_new_tokens=192,
+        do_sample=False,
+        eos_token_id=list(STOP_IDS),
+        pad_token_id=14,
+        **kwargs,
+    )
     return output[0, start:].tolist()
 
 
@@ -70,7 +87,9 @@ def test_generate_tokens_greedy_equals_generate(model, engine):
         expected = _generate_first_term(model, prompt, None)[:12]
         assert result.token_ids == expected
         assert result.finish_reason == ("stop" if expected[-1] in STOP_IDS else "length")
-        assert len(result.logprobs) == len(expected) and all(value <= 0 for value in result.logprobs)
+        assert len(result.logprobs) == len(expected) and all(
+            value <= 0 for value in result.logprobs
+        )
 
 
 def test_mixed_length_batch_equals_one_by_one(engine):
@@ -142,7 +161,9 @@ class _MarkovModel(torch.nn.Module):
         return result
 
     def term_probability(self, ids: list[int]) -> float:
-        return self.prefix_probability(ids) * sum(self.probabilities[ids[-1]][stop] for stop in STOP_IDS)
+        return self.prefix_probability(ids) * sum(
+            self.probabilities[ids[-1]][stop] for stop in STOP_IDS
+        )
 
 
 class _MarkovSession:
@@ -169,7 +190,10 @@ def test_wide_beam_finds_the_most_probable_terms_of_a_pluggable_model():
     exhaustive = {value: model.term_probability(encode_term(value)) for value in short}
     ranked = sorted(exhaustive, key=exhaustive.get, reverse=True)[:3]
     # every longer term starts with one of these 4-token prefixes: their mass bounds all of them
-    longer = sum(model.prefix_probability(encode_term(value)) for value in [*range(-999, -99), *range(1000, 10_000)])
+    longer = sum(
+        model.prefix_probability(encode_term(value))
+        for value in [*range(-999, -99), *range(1000, 10_000)]
+    )
     assert longer < exhaustive[ranked[2]]
     results = engine.beam_next_term([[3, 1, 4], [5]], beam_width=16, top_k=3)
     assert results[0] == results[1]  # the bigram model only sees the last token (a separator)
@@ -199,7 +223,8 @@ def test_long_inputs_are_cut_at_a_term_boundary():
     # one term keeps 64 // 4 = 16 positions free: BOS + 11 terms of 4 tokens fit in the other 48
     assert engine.next_terms([long_sequence]) == engine.next_terms([long_sequence[-11:]])
     assert engine.beam_next_term([long_sequence], beam_width=2, top_k=2) == engine.beam_next_term(
-        [long_sequence[-11:]], beam_width=2, top_k=2)
+        [long_sequence[-11:]], beam_width=2, top_k=2
+    )
     assert len(engine.next_terms([long_sequence], n_terms=2)[0]) == 2
 
 
@@ -211,7 +236,9 @@ def test_raw_sampling_is_seeded_and_respects_limits(engine):
     for generation in first:
         assert 1 <= len(generation.token_ids) <= 20
         stops = [i for i, t in enumerate(generation.token_ids) if t in STOP_IDS]
-        assert stops == ([len(generation.token_ids) - 1] if generation.finish_reason == "stop" else [])
+        assert stops == (
+            [len(generation.token_ids) - 1] if generation.finish_reason == "stop" else []
+        )
     no_stop = engine.generate_tokens(prompts, max_new_tokens=5, stop_ids=())
     assert all(len(g.token_ids) == 5 and g.finish_reason == "length" for g in no_stop)
 
@@ -271,8 +298,10 @@ def test_static_cache_engine_gives_the_same_answers(model, engine):
     static = Engine(model, static_cache=True, adaptive_term_cap=False)
     static.max_context = 256  # small buffers keep the test fast; prompts here are short
     assert static.next_terms(SEQUENCES[:2]) == engine.next_terms(SEQUENCES[:2])
-    for got, expected in zip(static.beam_next_term(SEQUENCES[:2], beam_width=2, top_k=2),
-                             engine.beam_next_term(SEQUENCES[:2], beam_width=2, top_k=2)):
+    for got, expected in zip(
+        static.beam_next_term(SEQUENCES[:2], beam_width=2, top_k=2),
+        engine.beam_next_term(SEQUENCES[:2], beam_width=2, top_k=2),
+    ):
         assert [value for value, _ in got] == [value for value, _ in expected]
         assert [p for _, p in got] == pytest.approx([p for _, p in expected], rel=1e-9)
 
@@ -290,7 +319,9 @@ def test_greedy_next_term_probability_is_the_models(engine):
     """The greedy term's probability equals the one beam search computes for the same term."""
     greedy = engine.greedy_next_term(SEQUENCES[:3])
     assert [value for value, _ in greedy] == [row[0] for row in engine.next_terms(SEQUENCES[:3])]
-    for (value, probability), options in zip(greedy, engine.beam_next_term(SEQUENCES[:3], beam_width=8, top_k=8)):
+    for (value, probability), options in zip(
+        greedy, engine.beam_next_term(SEQUENCES[:3], beam_width=8, top_k=8)
+    ):
         found = dict(options)
         if value is not None and value in found:
             assert probability == pytest.approx(found[value], rel=1e-6)
@@ -302,11 +333,15 @@ def test_scored_candidates_match_beam_probabilities(engine):
     beams = engine.beam_next_term(sequences, beam_width=4, top_k=3)
     scores = engine.score_terms(sequences, [[term for term, _ in options] for options in beams])
     for options, row in zip(beams, scores):
-        assert [math.exp(value) for value in row] == pytest.approx([p for _, p in options], rel=1e-9)
+        assert [math.exp(value) for value in row] == pytest.approx(
+            [p for _, p in options], rel=1e-9
+        )
     # Any candidate can be scored, also ones the model would never generate; a batch mixing
     # candidate counts and lengths gives what each sequence gives alone.
     mixed = engine.score_terms([[1, 2, 3], [5], [9, 9]], [[4, 123456789], [], [-1]])
-    alone = [engine.score_terms([s], [c])[0] for s, c in [([1, 2, 3], [4, 123456789]), ([9, 9], [-1])]]
+    alone = [
+        engine.score_terms([s], [c])[0] for s, c in [([1, 2, 3], [4, 123456789]), ([9, 9], [-1])]
+    ]
     assert mixed[1] == []
     assert mixed[0] == pytest.approx(alone[0]) and mixed[2] == pytest.approx(alone[1])
     assert all(value < 0 for value in mixed[0] + mixed[2])

@@ -7,8 +7,8 @@ import math
 
 import pytest
 import torch
-from conftest import TINY_QWEN3
 
+from conftest import TINY_QWEN3
 from nextterm.engine import Cancelled, Engine, EngineError, Sampling, cancel_when, derive_seed
 from nextterm.models.presets import create_model
 from nextterm.tokenizer import BOS_ID, VOCAB_SIZE, encode_terms
@@ -26,7 +26,12 @@ def test_tiny_temperature_and_top_p_sample_like_greedy(engine):
     """temperature 1e-40 overflowed logits/temperature to inf and top_p 1e-46 (0 in float32) dropped
     every token: both gave 'probability tensor contains inf/nan'."""
     greedy = engine.generate(PROMPTS, [Sampling(8, stop_ids=NO_STOP)] * 3)
-    for temperature, top_p, seed in ((1e-40, 1.0, None), (1e-300, 1.0, 1), (1.0, 1e-46, None), (2.0, 5e-324, 3)):
+    for temperature, top_p, seed in (
+        (1e-40, 1.0, None),
+        (1e-300, 1.0, 1),
+        (1.0, 1e-46, None),
+        (2.0, 5e-324, 3),
+    ):
         setting = Sampling(8, temperature=temperature, top_p=top_p, seed=seed, stop_ids=NO_STOP)
         sampled = engine.generate(PROMPTS, [setting] * 3)
         assert [g.token_ids for g in sampled] == [g.token_ids for g in greedy]
@@ -42,13 +47,19 @@ def test_a_seeded_row_samples_the_same_whatever_it_is_batched_with(engine):
     other_seed = Sampling(12, temperature=1.0, top_p=0.95, seed=1235, stop_ids=NO_STOP)
     assert engine.generate([PROMPTS[0]], [other_seed])[0].token_ids != alone
     seeded = engine.generate_tokens([PROMPTS[0]] * 2, 12, temperature=1.0, stop_ids=(), seed=5)
-    assert seeded[0].token_ids != seeded[1].token_ids  # rows of one seeded call get their own streams
+    assert (
+        seeded[0].token_ids != seeded[1].token_ids
+    )  # rows of one seeded call get their own streams
     assert derive_seed(5, 0) != derive_seed(5, 1) and derive_seed(5, 1) != derive_seed(6, 0)
 
 
 def test_each_row_keeps_its_own_budget_and_stops(engine):
     every_id = frozenset(range(VOCAB_SIZE))
-    settings = [Sampling(3, stop_ids=NO_STOP), Sampling(9, stop_ids=NO_STOP), Sampling(6, stop_ids=every_id)]
+    settings = [
+        Sampling(3, stop_ids=NO_STOP),
+        Sampling(9, stop_ids=NO_STOP),
+        Sampling(6, stop_ids=every_id),
+    ]
     generations = engine.generate(PROMPTS, settings)
     assert [len(g.token_ids) for g in generations] == [3, 9, 1]
     assert [g.finish_reason for g in generations] == ["length", "length", "stop"]
@@ -72,7 +83,9 @@ def test_the_step_callback_sees_every_token_and_ends_rows(engine):
 def test_top_logprobs_are_the_most_probable_tokens(engine):
     [generation] = engine.generate([PROMPTS[0]], [Sampling(5, stop_ids=NO_STOP)], top_logprobs=3)
     assert len(generation.top_logprobs) == 5
-    for token, logprob, top in zip(generation.token_ids, generation.logprobs, generation.top_logprobs):
+    for token, logprob, top in zip(
+        generation.token_ids, generation.logprobs, generation.top_logprobs
+    ):
         assert len(top) == 3 and top[0][0] == token and top[0][1] == pytest.approx(logprob)
         assert [value for _, value in top] == sorted((value for _, value in top), reverse=True)
         assert sum(math.exp(value) for _, value in top) <= 1 + 1e-6
@@ -81,11 +94,15 @@ def test_top_logprobs_are_the_most_probable_tokens(engine):
 def test_cancel_when_stops_decoding_at_the_next_step(engine):
     steps = []
     with pytest.raises(Cancelled), cancel_when(lambda: len(steps) >= 3):
-        engine.generate([PROMPTS[0]], [Sampling(40, stop_ids=NO_STOP)], on_step=lambda *_: steps.append(1) or [])
+        engine.generate(
+            [PROMPTS[0]], [Sampling(40, stop_ids=NO_STOP)], on_step=lambda *_: steps.append(1) or []
+        )
     assert len(steps) == 3
     with pytest.raises(Cancelled), cancel_when(lambda: True):
         engine.beam_next_term([[1, 2, 3]])
-    assert engine.next_terms([[1, 2, 3]]) and len(steps) == 3  # outside the block nothing is checked
+    assert (
+        engine.next_terms([[1, 2, 3]]) and len(steps) == 3
+    )  # outside the block nothing is checked
 
 
 def test_a_last_term_longer_than_the_context_gets_no_model_answer(engine):
@@ -99,8 +116,13 @@ def test_a_last_term_longer_than_the_context_gets_no_model_answer(engine):
 
 
 def test_bad_sampling_settings_are_engine_errors(engine):
-    for setting in (Sampling(0), Sampling(4, temperature=-1.0), Sampling(4, temperature=math.inf),
-                    Sampling(4, top_p=0.0), Sampling(4, stop_ids=frozenset({VOCAB_SIZE}))):
+    for setting in (
+        Sampling(0),
+        Sampling(4, temperature=-1.0),
+        Sampling(4, temperature=math.inf),
+        Sampling(4, top_p=0.0),
+        Sampling(4, stop_ids=frozenset({VOCAB_SIZE})),
+    ):
         with pytest.raises(EngineError):
             engine.generate([PROMPTS[0]], [setting])
     with pytest.raises(EngineError):

@@ -31,8 +31,12 @@ def test_every_error_class_of_the_package_is_a_nextterm_error():
     assert [cls.__qualname__ for cls in classes if not issubclass(cls, NextTermError)] == []
 
 
-@pytest.mark.parametrize("failure", [ValueError("shapes (3,) and (4,) not aligned"), KeyError("num_hidden_layers")])
-def test_any_other_exception_is_reported_as_a_bug_with_its_traceback(monkeypatch, tmp_path, capsys, failure):
+@pytest.mark.parametrize(
+    "failure", [ValueError("shapes (3,) and (4,) not aligned"), KeyError("num_hidden_layers")]
+)
+def test_any_other_exception_is_reported_as_a_bug_with_its_traceback(
+    monkeypatch, tmp_path, capsys, failure
+):
     """A ValueError raised by numpy or torch is a bug, not the user's error: before, it printed as
     ``error: ...`` with exit 2 and no traceback."""
     import nextterm.predict

@@ -28,7 +28,7 @@ def difference_continuation(terms: list[int], n_terms: int) -> list[int] | None:
         rows[-1].append(rows[-1][-1])
         for level in range(len(rows) - 2, -1, -1):
             rows[level].append(rows[level][-1] + rows[level + 1][-1])
-    return rows[0][len(terms):]
+    return rows[0][len(terms) :]
 
 
 class DifferencePredictor:
@@ -130,7 +130,9 @@ def test_oeis_runner_and_deterministic_sample(tmp_path):
     }
     assert result.summary["split"] == {}
     (tmp_path / "summary.json").write_text(
-        json.dumps({"splits": {"heldout": 3, "train": 9}, "config": {"split": {"seed": 0, "pins": ["A1"]}}})
+        json.dumps(
+            {"splits": {"heldout": 3, "train": 9}, "config": {"split": {"seed": 0, "pins": ["A1"]}}}
+        )
     )
     assert oeis.split_info(tmp_path) == {"sizes": {"heldout": 3, "train": 9}, "rule": {"seed": 0}}
     sample = oeis.load_items(tmp_path, limit=2, seed=3)
@@ -143,10 +145,30 @@ def test_oeis_runner_and_deterministic_sample(tmp_path):
 
 def _m1_file(tmp_path: Path) -> Path:
     rows = [
-        {"sn": "Y1", "period": "YEARLY", "type": "T", "x": [10, 20, 30, 40], "xx": [50, 60], "h": 2},
-        {"sn": "Y2", "period": "YEARLY", "type": "T", "x": [1.5, 2.0, 2.5], "xx": [3.0, 4.0], "h": 2},
-        {"sn": "Q1", "period": "QUARTERLY", "type": "T", "x": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
-         "xx": [2048, 4096, 8192], "h": 3},
+        {
+            "sn": "Y1",
+            "period": "YEARLY",
+            "type": "T",
+            "x": [10, 20, 30, 40],
+            "xx": [50, 60],
+            "h": 2,
+        },
+        {
+            "sn": "Y2",
+            "period": "YEARLY",
+            "type": "T",
+            "x": [1.5, 2.0, 2.5],
+            "xx": [3.0, 4.0],
+            "h": 2,
+        },
+        {
+            "sn": "Q1",
+            "period": "QUARTERLY",
+            "type": "T",
+            "x": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
+            "xx": [2048, 4096, 8192],
+            "h": 3,
+        },
     ]
     path = tmp_path / "m1.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -204,8 +226,15 @@ def test_suite_writes_every_output_and_skips_missing_data(tmp_path):
     )
     assert summary["skipped"] == {"oeis": "no --heldout given"}
     assert summary["benchmarks"]["iq57"]["accuracy"] == 1.0
-    for name in ("polynomial.jsonl", "iq57.jsonl", "m1.jsonl", "summary.json", "summary.md",
-                 "polynomial_accuracy_by_k.png", "m1_mape_by_step.png"):
+    for name in (
+        "polynomial.jsonl",
+        "iq57.jsonl",
+        "m1.jsonl",
+        "summary.json",
+        "summary.md",
+        "polynomial_accuracy_by_k.png",
+        "m1_mape_by_step.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert (out / "polynomial_accuracy_by_k.png").read_bytes()[:4] == b"\x89PNG"
     record = json.loads((out / "iq57.jsonl").read_text().splitlines()[0])
@@ -221,8 +250,16 @@ def test_cli_eval_runs_a_benchmark(tmp_path, monkeypatch, capsys):
     commands.register(parser.add_subparsers())
     (tmp_path / "heldout.jsonl").write_text('{"id": "A1", "prompt": "1,3,5,", "answer": 7}\n')
     args = parser.parse_args(
-        ["eval", "oeis", "--predictor", "solvers", "--heldout", str(tmp_path), "--out",
-         str(tmp_path / "out")]
+        [
+            "eval",
+            "oeis",
+            "--predictor",
+            "solvers",
+            "--heldout",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
     monkeypatch.setattr(commands, "_load", lambda _args: DifferencePredictor())
     assert args.func(args) == 0

@@ -65,14 +65,18 @@ def test_predictor_batches_prompts_and_continues_term_by_term():
     answers = predictor.predict_batch([[1, 2, 3], [10], [98], [5]], n_terms=3)
     # after 98 the fake answers 99, then garbage: the continuation stops there
     assert [a[0].continuation for a in answers] == [(4, 5, 6), (11, 12, 13), (99,), (6, 7, 8)]
-    assert all(r["stop"] == [","] and r["temperature"] == 0.0 and r["max_tokens"] == 192 for r in requests)
+    assert all(
+        r["stop"] == [","] and r["temperature"] == 0.0 and r["max_tokens"] == 192 for r in requests
+    )
     assert all(len(r["prompt"]) <= 2 for r in requests)
     assert requests[0]["prompt"] == ["1,2,3,", "10,"] and requests[0]["model"] == "fake-lm"
 
 
 def test_first_term_garbage_gives_no_answer_and_partial_continuation_is_kept():
     client = httpx.Client(transport=_fake_server([]))
-    predictor = OpenAIPredictor(OpenAIPredictorConfig(endpoint="http://fake", model="m"), client=client)
+    predictor = OpenAIPredictor(
+        OpenAIPredictorConfig(endpoint="http://fake", model="m"), client=client
+    )
     [first], second = predictor.predict_batch([[97], [99]], n_terms=4)
     assert first.value == 98 and first.continuation == (98, 99)  # then "oops"
     assert second == []
@@ -83,7 +87,9 @@ def test_endpoint_errors_are_one_line_value_errors():
         return httpx.Response(400, json={"error": {"message": "prompt too long"}})
 
     client = httpx.Client(transport=httpx.MockTransport(refuse))
-    predictor = OpenAIPredictor(OpenAIPredictorConfig(endpoint="http://x", model="m"), client=client)
+    predictor = OpenAIPredictor(
+        OpenAIPredictorConfig(endpoint="http://x", model="m"), client=client
+    )
     with pytest.raises(EndpointError, match="answered 400: prompt too long"):
         predictor.predict_batch([[1, 2]])
 
@@ -92,7 +98,8 @@ def test_endpoint_errors_are_one_line_value_errors():
 
     with pytest.raises(EndpointError, match="cannot reach"):
         OpenAIPredictor(
-            OpenAIPredictorConfig(endpoint="http://x"), client=httpx.Client(transport=httpx.MockTransport(down))
+            OpenAIPredictorConfig(endpoint="http://x"),
+            client=httpx.Client(transport=httpx.MockTransport(down)),
         )
 
 
@@ -103,11 +110,17 @@ def test_against_nextterm_serve_on_loopback(tmp_path):
     openai = pytest.importorskip("openai")
     from nextterm.serve.config import ServeConfig
 
-    directory = checkpoint.save_checkpoint(presets.create_model("nextterm-1m", seed=0), tmp_path / "tiny")
-    app = server_module.build_app(directory, ServeConfig(model_name="tiny", max_batch=8), device="cpu")
+    directory = checkpoint.save_checkpoint(
+        presets.create_model("nextterm-1m", seed=0), tmp_path / "tiny"
+    )
+    app = server_module.build_app(
+        directory, ServeConfig(model_name="tiny", max_batch=8), device="cpu"
+    )
     sequences = [[1, 2, 3], [2, 4, 6, 8], [1, 1, 2, 3, 5]]
     with server_module.BackgroundServer(app) as server:
-        config = OpenAIPredictorConfig(endpoint=server.url + "/v1", max_tokens=12, prompts_per_request=2)
+        config = OpenAIPredictorConfig(
+            endpoint=server.url + "/v1", max_tokens=12, prompts_per_request=2
+        )
         predictor = OpenAIPredictor(config)
         assert predictor.model == "tiny" and predictor.name == "openai:tiny"
         answers = predictor.predict_batch(sequences, n_terms=2)
@@ -115,8 +128,14 @@ def test_against_nextterm_serve_on_loopback(tmp_path):
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused")
         texts = [
             client.completions.create(
-                model="tiny", prompt=",".join(map(str, terms)) + ",", max_tokens=12, temperature=0, stop=[","]
-            ).choices[0].text
+                model="tiny",
+                prompt=",".join(map(str, terms)) + ",",
+                max_tokens=12,
+                temperature=0,
+                stop=[","],
+            )
+            .choices[0]
+            .text
             for terms in sequences
         ]
         predictor.close()

@@ -108,7 +108,11 @@ def test_decimal_rule_by_hand():
     assert m1.from_integers([7650], 0) == [7650]
 
 
-@given(st.lists(st.decimals(min_value=-10**6, max_value=10**6, places=4, allow_nan=False), min_size=1))
+@given(
+    st.lists(
+        st.decimals(min_value=-(10**6), max_value=10**6, places=4, allow_nan=False), min_size=1
+    )
+)
 def test_decimal_rule_round_trip(values):
     floats = [float(v) for v in values]
     integers, d = m1.to_integers(floats)
@@ -118,7 +122,13 @@ def test_decimal_rule_round_trip(values):
 
 def test_oeis_length_bins():
     assert [oeis.length_bin(n) for n in (1, 2, 3, 4, 7, 8, 100)] == [
-        "1", "2-3", "2-3", "4-7", "4-7", "8-15", "64-127"
+        "1",
+        "2-3",
+        "2-3",
+        "4-7",
+        "4-7",
+        "8-15",
+        "64-127",
     ]
 
 
@@ -132,7 +142,9 @@ def test_report_tables_put_our_row_beside_the_card():
     assert "| **ours** | — | 50.00% | 20.5000 |" in main
     assert "| Naive (statsforecast, this run) | — | — | 19.2500 |" in main
     assert "| NextTerm-440M (card) | 34.43% | 52.63% | 17.6239 |" in main
-    assert "| **ours** | — | 50.00% | 1.23e+190 |" in report.main_table("ours", {**summaries, "m1": {"mape": 1.23e190}})
+    assert "| **ours** | — | 50.00% | 1.23e+190 |" in report.main_table(
+        "ours", {**summaries, "m1": {"mape": 1.23e190}}
+    )
     poly = report.polynomial_table("ours", summaries["polynomial"])
     assert "| **ours** | 100.00% | 50.00% | — | — |" in poly
     assert "| Qwen3-14B (card) | 95.60% | 84.61% | 49.16% | 14.98% |" in poly

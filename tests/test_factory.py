@@ -11,6 +11,7 @@ import sys
 
 import httpx
 import pytest
+
 from conftest import TINY_QWEN3
 
 SEQUENCES = {
@@ -34,8 +35,13 @@ def oeis_dir(tmp_path_factory):
 
 
 def _nextterm(*arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nextterm.cli", *arguments], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "nextterm.cli", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_fetch_from_a_local_folder_then_predict_names_the_sequence(oeis_dir, tmp_path):
@@ -63,7 +69,9 @@ def test_predict_serve_and_eval_give_the_same_candidates(oeis_dir, tmp_path):
     from nextterm.serve.server import BackgroundServer, build_app
 
     model = save_checkpoint(create_model("nextterm-1m", seed=0, **TINY_QWEN3), tmp_path / "tiny")
-    index = LookupIndex.build(oeis_dir / "stripped.gz", oeis_dir / "names.gz").save(tmp_path / "lookup.idx")
+    index = LookupIndex.build(oeis_dir / "stripped.gz", oeis_dir / "names.gz").save(
+        tmp_path / "lookup.idx"
+    )
     terms = [5, 8, 13, 21, 34]
 
     def summary(candidates):
@@ -71,13 +79,22 @@ def test_predict_serve_and_eval_give_the_same_candidates(oeis_dir, tmp_path):
 
     library = load_predictor("hybrid", model=model, device="cpu", lookup_index=index)
     from_predict = summary([c.to_dict() for c in predict(terms, top_k=3, predictor=library)])
-    arguments = argparse.Namespace(predictor="hybrid", model=str(model), device="cpu", beam=4,
-                                   effort="default", lookup_index=str(index), no_lookup=False,
-                                   benchmark="iq57")
+    arguments = argparse.Namespace(
+        predictor="hybrid",
+        model=str(model),
+        device="cpu",
+        beam=4,
+        effort="default",
+        lookup_index=str(index),
+        no_lookup=False,
+        benchmark="iq57",
+    )
     from_eval = summary([c.to_dict() for c in predict(terms, top_k=3, predictor=_load(arguments))])
     app = build_app(model, ServeConfig(model_name="tiny"), device="cpu", lookup_index=index)
     with BackgroundServer(app) as server:
-        body = httpx.post(server.url + "/v1/next-terms", json={"terms": terms, "top_k": 3}, timeout=60).json()
+        body = httpx.post(
+            server.url + "/v1/next-terms", json={"terms": terms, "top_k": 3}, timeout=60
+        ).json()
     from_serve = summary(body["candidates"])
     assert from_predict == from_eval == from_serve
     assert from_predict[0][0] == 55 and "A000045" in from_predict[0][1]

@@ -43,11 +43,18 @@ def _random_walk(seed: int = 0, n: int = 60, level: float = 5000.0) -> list[int]
 def _seasonal_sales(seed: int = 1, years: int = 6) -> list[int]:
     rng = np.random.default_rng(seed)
     i = np.arange(12 * years)
-    values = 2000 * (1 + 0.005 * i) * (1 + 0.3 * np.sin(2 * np.pi * i / 12)) * rng.normal(1, 0.02, len(i))
+    values = (
+        2000
+        * (1 + 0.005 * i)
+        * (1 + 0.3 * np.sin(2 * np.pi * i / 12))
+        * rng.normal(1, 0.02, len(i))
+    )
     return [int(round(v)) for v in values]
 
 
-@pytest.mark.parametrize("terms", [_random_walk(), _random_walk(seed=3, level=80.0 * 10), _seasonal_sales()])
+@pytest.mark.parametrize(
+    "terms", [_random_walk(), _random_walk(seed=3, level=80.0 * 10), _seasonal_sales()]
+)
 def test_noisy_series_look_measured(terms):
     assert looks_measured(terms)
 
@@ -69,8 +76,17 @@ def test_negative_measured_level_looks_measured():
         [7] * 20,
         [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4],
     ],
-    ids=["squares", "squares+1000", "fibonacci", "fibonacci-window", "primes", "primes-window",
-         "powers-of-2", "constant", "pi-digits"],
+    ids=[
+        "squares",
+        "squares+1000",
+        "fibonacci",
+        "fibonacci-window",
+        "primes",
+        "primes-window",
+        "powers-of-2",
+        "constant",
+        "pi-digits",
+    ],
 )
 def test_exact_sequences_do_not_look_measured(terms):
     assert not looks_measured(terms)
@@ -99,7 +115,9 @@ def test_forecast_is_one_unverified_integer_candidate_with_intervals():
     [candidate] = forecast_candidates(terms, n_terms=4)
     assert candidate.method == "forecast"
     assert candidate.details["verified"] is False
-    assert len(candidate.continuation) == 4 and all(isinstance(v, int) for v in candidate.continuation)
+    assert len(candidate.continuation) == 4 and all(
+        isinstance(v, int) for v in candidate.continuation
+    )
     assert candidate.value == candidate.continuation[0]
     assert 0 <= candidate.confidence <= MAX_CONFIDENCE
     assert candidate.explanation.startswith("statistical forecast (ARIMA + CES mean")
@@ -120,7 +138,11 @@ def test_seasonal_series_forecast_follows_the_season():
     [candidate] = forecast_candidates(terms, n_terms=12)
     assert candidate.details["season_length"] == 12
     forecast = np.array(candidate.continuation)
-    truth = 2000 * (1 + 0.005 * np.arange(72, 84)) * (1 + 0.3 * np.sin(2 * np.pi * np.arange(72, 84) / 12))
+    truth = (
+        2000
+        * (1 + 0.005 * np.arange(72, 84))
+        * (1 + 0.3 * np.sin(2 * np.pi * np.arange(72, 84) / 12))
+    )
     assert np.argmax(forecast) == np.argmax(truth) and np.argmin(forecast) == np.argmin(truth)
     assert np.mean(np.abs(forecast - truth) / truth) < 0.05
 
@@ -141,7 +163,9 @@ def test_negative_values_are_forecast():
     assert lo <= candidate.value <= hi < 0
 
 
-@pytest.mark.parametrize("terms", [[5], [5, 9], [3, 1, 4], [10, 12, 11, 15, 14], [4, 8, 6, 9, 7, 11, 8]])
+@pytest.mark.parametrize(
+    "terms", [[5], [5, 9], [3, 1, 4], [10, 12, 11, 15, 14], [4, 8, 6, 9, 7, 11, 8]]
+)
 def test_short_series_fall_back_to_drift(terms):
     [candidate] = forecast_candidates(terms, n_terms=3)
     assert len(candidate.continuation) == 3
@@ -173,7 +197,12 @@ def test_huge_terms_are_scaled_and_beyond_float_range_refused():
 
 @pytest.mark.parametrize(
     "terms, n_terms, kwargs",
-    [([1, 2, 3], 0, {}), ([], 1, {}), ([1, 2, 3], 1, {"models": ("LSTM",)}), ([1, 2, 3], 1, {"models": ()})],
+    [
+        ([1, 2, 3], 0, {}),
+        ([], 1, {}),
+        ([1, 2, 3], 1, {"models": ("LSTM",)}),
+        ([1, 2, 3], 1, {"models": ()}),
+    ],
 )
 def test_bad_arguments_raise(terms, n_terms, kwargs):
     with pytest.raises(ForecastError):

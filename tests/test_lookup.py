@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from nextterm.lookup.transforms import TRANSFORMS
 from nextterm.lookup import (
     LOOKUP_CONFIDENCE,
     LookupIndex,
@@ -21,6 +20,7 @@ from nextterm.lookup import (
     fingerprint,
     lookup_candidates,
 )
+from nextterm.lookup.transforms import TRANSFORMS
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "oeis"
 LINES = 3000
@@ -47,9 +47,7 @@ def oeis_slice(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def index(oeis_slice: Path) -> LookupIndex:
-    built = LookupIndex.build(
-        oeis_slice / "stripped.gz", oeis_slice / "names.gz", progress=False
-    )
+    built = LookupIndex.build(oeis_slice / "stripped.gz", oeis_slice / "names.gz", progress=False)
     return LookupIndex.load(built.save(oeis_slice / "lookup.idx"))
 
 
@@ -122,21 +120,37 @@ def test_cli_builds_and_looks_up(oeis_slice: Path, tmp_path: Path):
     index_path = tmp_path / "small.idx"
     command = [sys.executable, "-c", "from nextterm.cli import main; raise SystemExit(main())"]
     built = subprocess.run(
-        command + ["lookup", "--build", "--oeis", str(oeis_slice), "--allowed", str(ids),
-                   "--index", str(index_path), "5,8,13,21,34"],
-        capture_output=True, text=True, timeout=120,
+        command
+        + [
+            "lookup",
+            "--build",
+            "--oeis",
+            str(oeis_slice),
+            "--allowed",
+            str(ids),
+            "--index",
+            str(index_path),
+            "5,8,13,21,34",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert built.returncode == 0, built.stderr
     assert built.stdout.startswith("A000045  at term 6  next: 55, 89, 144")
     assert "Fibonacci numbers" in built.stdout
     missing = subprocess.run(
         command + ["lookup", "--index", str(index_path), "2,3,5,7,11"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert missing.returncode == 1
     predicted = subprocess.run(
         command + ["predict", "--no-model", "--lookup-index", str(index_path), "5,8,13,21,34"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert predicted.returncode == 0, predicted.stderr
     assert predicted.stdout.splitlines()[0] == "55"
@@ -190,19 +204,39 @@ def test_every_inverse_undoes_its_transform(transform):
 @pytest.mark.parametrize(
     ("label", "prompt", "indexed", "transform", "expected"),
     [
-        ("differences", _partial_sums([100] + BASE[:12]), BASE, "differences",
-         sum([100] + BASE[:13])),
+        (
+            "differences",
+            _partial_sums([100] + BASE[:12]),
+            BASE,
+            "differences",
+            sum([100] + BASE[:13]),
+        ),
         ("partial sums", BASE[:12], _partial_sums(BASE), "partial sums", BASE[12]),
         ("twice an indexed one", [2 * t for t in BASE[:12]], BASE, "divided by 2", 2 * BASE[12]),
         ("half an indexed one", BASE[:12], [2 * t for t in BASE], "times 2", BASE[12]),
         ("shifted", [t - 1 for t in BASE[:12]], BASE, "plus 1", BASE[12] - 1),
         ("binomial transform", BASE[:12], _binomial(BASE[:20]), "binomial", BASE[12]),
-        ("inverse binomial transform", BASE[:12], _binomial(BASE[:20], -1), "inverse binomial",
-         BASE[12]),
-        ("a(n)/(n+1)", [(n + 1) * t for n, t in enumerate(BASE[:12])], BASE, "over n+1",
-         13 * BASE[12]),
-        ("bisection", [x for pair in zip(BASE[:6], range(6)) for x in pair], BASE, "bisection",
-         BASE[6]),
+        (
+            "inverse binomial transform",
+            BASE[:12],
+            _binomial(BASE[:20], -1),
+            "inverse binomial",
+            BASE[12],
+        ),
+        (
+            "a(n)/(n+1)",
+            [(n + 1) * t for n, t in enumerate(BASE[:12])],
+            BASE,
+            "over n+1",
+            13 * BASE[12],
+        ),
+        (
+            "bisection",
+            [x for pair in zip(BASE[:6], range(6)) for x in pair],
+            BASE,
+            "bisection",
+            BASE[6],
+        ),
     ],
 )
 def test_relatives_map_back_through_their_transform(
@@ -218,8 +252,11 @@ def test_relatives_map_back_through_their_transform(
     assert details["transform"] == transform
     assert 5 <= details["window"] <= 12 and details["votes"] == 1
     assert details["chains"][0] == {
-        "anum": "A000100", "name": "Sequence A000100", "transform": transform,
-        "window": details["window"], "votes": 1,
+        "anum": "A000100",
+        "name": "Sequence A000100",
+        "transform": transform,
+        "window": details["window"],
+        "votes": 1,
     }
     assert top.explanation.startswith("A000100 Sequence A000100, via ")
     assert top.explanation.endswith(f"(last {details['window']} terms)")
@@ -251,12 +288,15 @@ def test_whole_prompt_match_outranks_relatives(tmp_path: Path):
 
 def test_agreeing_sequences_merge_into_one_candidate(tmp_path: Path):
     window = BASE[:8]
-    index = _tiny_index(tmp_path, {
-        "A000100": window + [1, 2],
-        "A000200": [9, 9] + window + [1, 3],
-        "A000300": [4] + window + [1],
-        "A000400": window + [2],
-    })
+    index = _tiny_index(
+        tmp_path,
+        {
+            "A000100": window + [1, 2],
+            "A000200": [9, 9] + window + [1, 3],
+            "A000300": [4] + window + [1],
+            "A000400": window + [2],
+        },
+    )
     candidates = lookup_candidates(index, [5, 5] + window)
     assert [c.value for c in candidates] == [1, 2]
     merged = candidates[0]
@@ -270,10 +310,13 @@ def test_agreeing_sequences_merge_into_one_candidate(tmp_path: Path):
 def test_votes_merge_across_transforms(tmp_path: Path):
     # the prompt's differences are A000100 and its values plus one are A000200: both give 1000
     prompt = _partial_sums([100] + BASE[:9])
-    index = _tiny_index(tmp_path, {
-        "A000100": BASE[:9] + [1000 - prompt[-1]],
-        "A000200": [t + 1 for t in prompt] + [1001],
-    })
+    index = _tiny_index(
+        tmp_path,
+        {
+            "A000100": BASE[:9] + [1000 - prompt[-1]],
+            "A000200": [t + 1 for t in prompt] + [1001],
+        },
+    )
     candidates = lookup_candidates(index, prompt)
     assert [c.value for c in candidates] == [1000]
     details = candidates[0].details
@@ -288,11 +331,26 @@ def test_next_terms_that_do_not_map_back_are_dropped(tmp_path: Path):
 
 
 def test_awkward_inputs_do_not_crash(tmp_path: Path):
-    index = _tiny_index(tmp_path, {
-        "A000100": BASE, "A000200": [0] * 30, "A000300": [-t for t in BASE],
-    })
-    for prompt in ([], [0], [1, 2], [0, 0, 0], [0] * 40, [10**500] * 8, [10**5000, 1, 2, 3, 4, 5],
-                   [-t for t in BASE[:3]], list(range(-3000, 0)), [7] * 300):
+    index = _tiny_index(
+        tmp_path,
+        {
+            "A000100": BASE,
+            "A000200": [0] * 30,
+            "A000300": [-t for t in BASE],
+        },
+    )
+    for prompt in (
+        [],
+        [0],
+        [1, 2],
+        [0, 0, 0],
+        [0] * 40,
+        [10**500] * 8,
+        [10**5000, 1, 2, 3, 4, 5],
+        [-t for t in BASE[:3]],
+        list(range(-3000, 0)),
+        [7] * 300,
+    ):
         for candidate in lookup_candidates(index, prompt, n_terms=3):
             assert isinstance(candidate.value, int) and candidate.continuation
     negated = lookup_candidates(index, [-t for t in BASE[:10]])

@@ -12,7 +12,13 @@ import torch
 from transformers import Qwen3ForCausalLM
 
 from nextterm.models.checkpoint import CheckpointError, load_checkpoint, read_meta, save_checkpoint
-from nextterm.models.presets import PRESETS, PresetError, count_parameters, create_model, make_config
+from nextterm.models.presets import (
+    PRESETS,
+    PresetError,
+    count_parameters,
+    create_model,
+    make_config,
+)
 from nextterm.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode_terms
 
 
@@ -21,8 +27,16 @@ def test_440m_preset_has_the_cards_parameter_count():
         model = Qwen3ForCausalLM(make_config("nextterm-440m"))
     assert count_parameters(model) == 440_500_224
     config = model.config
-    assert (config.num_hidden_layers, config.hidden_size, config.intermediate_size) == (28, 1024, 3072)
-    assert (config.num_attention_heads, config.num_key_value_heads, config.vocab_size) == (16, 8, 16)
+    assert (config.num_hidden_layers, config.hidden_size, config.intermediate_size) == (
+        28,
+        1024,
+        3072,
+    )
+    assert (config.num_attention_heads, config.num_key_value_heads, config.vocab_size) == (
+        16,
+        8,
+        16,
+    )
     assert config.max_position_embeddings == 4096
 
 
@@ -30,7 +44,11 @@ def test_440m_preset_has_the_cards_parameter_count():
 def test_presets_share_vocabulary_and_special_ids(preset):
     config = make_config(preset)
     assert (config.vocab_size, config.bos_token_id, config.eos_token_id, config.pad_token_id) == (
-        16, BOS_ID, EOS_ID, PAD_ID)
+        16,
+        BOS_ID,
+        EOS_ID,
+        PAD_ID,
+    )
 
 
 def test_small_presets_are_ordered_by_size():
@@ -58,15 +76,22 @@ def test_unknown_preset_is_a_clear_error():
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     model = create_model("nextterm-1m", seed=1, num_hidden_layers=2)
-    directory = save_checkpoint(model, tmp_path_factory.mktemp("ck") / "final_latest", meta={"tokens_trained": 123})
+    directory = save_checkpoint(
+        model, tmp_path_factory.mktemp("ck") / "final_latest", meta={"tokens_trained": 123}
+    )
     return model, directory
 
 
 def test_checkpoint_layout_and_meta(tiny_checkpoint):
     model, directory = tiny_checkpoint
     names = {path.name for path in directory.iterdir()}
-    assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
-            "oeis_checkpoint_meta.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "tokenizer.json",
+        "oeis_checkpoint_meta.json",
+    } <= names
     assert not [path for path in directory.parent.iterdir() if path.name.startswith(".")]
     meta = read_meta(directory)
     assert meta["tokens_trained"] == 123 and meta["parameters"] == count_parameters(model)
@@ -85,8 +110,12 @@ def test_load_round_trip_and_subfolder(tiny_checkpoint):
 
 def test_save_replaces_an_existing_directory(tmp_path):
     target = tmp_path / "ck"
-    save_checkpoint(create_model("nextterm-1m", seed=0, num_hidden_layers=1), target, meta={"step": 1})
-    save_checkpoint(create_model("nextterm-1m", seed=0, num_hidden_layers=1), target, meta={"step": 2})
+    save_checkpoint(
+        create_model("nextterm-1m", seed=0, num_hidden_layers=1), target, meta={"step": 1}
+    )
+    save_checkpoint(
+        create_model("nextterm-1m", seed=0, num_hidden_layers=1), target, meta={"step": 2}
+    )
     assert read_meta(target)["step"] == 2
     assert [path.name for path in tmp_path.iterdir()] == ["ck"]
 
@@ -107,8 +136,13 @@ print(json.dumps({"ids": ids[0].tolist(), "logits": logits[0].tolist(),
 
 def test_plain_transformers_load_gives_identical_logits(tiny_checkpoint):
     model, directory = tiny_checkpoint
-    result = subprocess.run([sys.executable, "-c", _PLAIN_LOAD, str(directory)], capture_output=True,
-                            text=True, check=True, cwd=directory)
+    result = subprocess.run(
+        [sys.executable, "-c", _PLAIN_LOAD, str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=directory,
+    )
     output = json.loads(result.stdout.strip().splitlines()[-1])
     assert output["ids"] == encode_terms([1, 2, 3, -5])
     assert output["decoded"] == "1,2,3,-5,"
@@ -168,8 +202,21 @@ def _run(*arguments: str) -> int:
 
 
 def test_cli_create_info_and_convert(tmp_path, capsys):
-    created = subprocess.run([sys.executable, "-m", "nextterm.cli", "model", "create", "--preset", "nextterm-1m",
-                              "--out", str(tmp_path / "fresh")], capture_output=True, text=True)
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nextterm.cli",
+            "model",
+            "create",
+            "--preset",
+            "nextterm-1m",
+            "--out",
+            str(tmp_path / "fresh"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert created.returncode == 0, created.stderr
     assert "988,864 parameters" in created.stdout
     assert _run("model", "info", str(tmp_path / "fresh")) == 0
@@ -177,10 +224,23 @@ def test_cli_create_info_and_convert(tmp_path, capsys):
     assert "parameters: 988,864" in output and '"preset": "nextterm-1m"' in output
     with pytest.raises(CheckpointError, match="already in the split-half"):
         _run("convert", str(tmp_path / "fresh"), str(tmp_path / "converted"))
-    training = save_checkpoint(create_model("nextterm-1m", seed=0, num_hidden_layers=1), tmp_path / "run" / "ck",
-                               meta={"tokens_trained": 77})
-    assert _run("convert", str(tmp_path / "run"), str(tmp_path / "converted"), "--subfolder", "ck",
-                "--dtype", "bfloat16") == 0
+    training = save_checkpoint(
+        create_model("nextterm-1m", seed=0, num_hidden_layers=1),
+        tmp_path / "run" / "ck",
+        meta={"tokens_trained": 77},
+    )
+    assert (
+        _run(
+            "convert",
+            str(tmp_path / "run"),
+            str(tmp_path / "converted"),
+            "--subfolder",
+            "ck",
+            "--dtype",
+            "bfloat16",
+        )
+        == 0
+    )
     meta = read_meta(tmp_path / "converted")
     assert meta["tokens_trained"] == 77 and meta["rope_layout"] == "split-half"
     assert meta["source_checkpoint"] == str(training)

@@ -35,7 +35,11 @@ class FakeSolvers:
 
     def predict_batch(self, sequences, n_terms=1, top_k=5):
         return [
-            [Candidate(value=seq[-1] + 2, confidence=0.99, method="fake", explanation="a(n)=a(n-1)+2")]
+            [
+                Candidate(
+                    value=seq[-1] + 2, confidence=0.99, method="fake", explanation="a(n)=a(n-1)+2"
+                )
+            ]
             if len(seq) > 3
             else []
             for seq in sequences
@@ -61,7 +65,9 @@ def test_greedy_model_predictor_decodes_greedily():
 
 
 def test_hybrid_puts_verified_answers_first_and_records_model_vote():
-    hybrid = HybridPredictor(solvers=FakeSolvers(), model=ModelPredictor(FakeEngine(), beam_width=2))
+    hybrid = HybridPredictor(
+        solvers=FakeSolvers(), model=ModelPredictor(FakeEngine(), beam_width=2)
+    )
     long, short = hybrid.predict_batch([[1, 3, 5, 7], [1, 2, 3]], top_k=3)
     assert [c.method for c in long] == ["fake", "model"]
     assert [c.value for c in long] == [9, 8]
@@ -76,7 +82,9 @@ def test_hybrid_ranks_lookup_and_model_by_confidence():
         def predict_batch(self, sequences, n_terms=1, top_k=5):
             return [[Candidate(value=5, confidence=0.45, method="lookup", explanation="A000000")]]
 
-    hybrid = HybridPredictor(solvers=FakeSolvers(), model=ModelPredictor(FakeEngine()), lookup=FakeLookup())
+    hybrid = HybridPredictor(
+        solvers=FakeSolvers(), model=ModelPredictor(FakeEngine()), lookup=FakeLookup()
+    )
     [ranked] = hybrid.predict_batch([[1, 2, 3]], top_k=3)
     assert [(c.value, c.method) for c in ranked] == [(4, "model"), (5, "lookup")]
 

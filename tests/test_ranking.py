@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import TINY_QWEN3
 
+from conftest import TINY_QWEN3
 from nextterm.candidates import Candidate
 from nextterm.cli import main
 from nextterm.ranking import FEATURES, Ranker, RankerError, feature_matrix, group_by_value
@@ -29,7 +29,9 @@ def _random_rows(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     rows = rng.normal(size=(count, len(FEATURES)))
     rows[rng.random(rows.shape) < 0.2] = np.nan
-    labels = np.nan_to_num(rows[:, 0]) + 0.5 * np.nan_to_num(rows[:, 5]) + rng.normal(size=count) > 0.5
+    labels = (
+        np.nan_to_num(rows[:, 0]) + 0.5 * np.nan_to_num(rows[:, 5]) + rng.normal(size=count) > 0.5
+    )
     return rows, labels
 
 
@@ -78,8 +80,15 @@ def test_bad_ranker_files_and_data_are_clear_errors(tmp_path):
 
 
 def test_features_of_a_value_several_sources_give():
-    rule = Candidate(13, 0.9, "rule", "a(n) = Fibonacci(n)", (13,), 6,
-                     {"verified": True, "bits": 9.0, "compression_bits": 30.0})
+    rule = Candidate(
+        13,
+        0.9,
+        "rule",
+        "a(n) = Fibonacci(n)",
+        (13,),
+        6,
+        {"verified": True, "bits": 9.0, "compression_bits": 30.0},
+    )
     model = Candidate(13, 0.2, "model", "model probability 0.2", (13,))
     other = Candidate(11, 0.1, "model", "model probability 0.1", (11,))
     groups = group_by_value([rule, model, other])
@@ -103,12 +112,37 @@ def test_calibrate_command_fits_a_ranker_the_hybrid_uses(tiny_model_dir, tmp_pat
         with open(data / name, "w") as handle:
             for i in range(count):
                 step, start = int(rng.integers(1, 9)), int(rng.integers(0, 20))
-                terms = [start + step * k for k in range(10)] if i % 2 else [int(v) for v in rng.integers(0, 99, 10)]
-                handle.write(json.dumps({"id": f"{name}-{i}", "prompt": terms[:-1], "answer": terms[-1]}) + "\n")
+                terms = (
+                    [start + step * k for k in range(10)]
+                    if i % 2
+                    else [int(v) for v in rng.integers(0, 99, 10)]
+                )
+                handle.write(
+                    json.dumps({"id": f"{name}-{i}", "prompt": terms[:-1], "answer": terms[-1]})
+                    + "\n"
+                )
     out, results = tmp_path / "out", tmp_path / "results"
-    status = main(["calibrate", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out),
-                   "--results", str(results), "--short-prefixes", "20", "--puzzle-prefixes", "40",
-                   "--test-limit", "16", "--device", "cpu"])
+    status = main(
+        [
+            "calibrate",
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+            "--short-prefixes",
+            "20",
+            "--puzzle-prefixes",
+            "40",
+            "--test-limit",
+            "16",
+            "--device",
+            "cpu",
+        ]
+    )
     assert status == 0
     report = json.loads((results / "calibration.json").read_text())
     assert report["test_items"] == 16 and 0 <= report["held_out"]["ece"] <= 1
@@ -125,7 +159,9 @@ def test_calibrate_command_fits_a_ranker_the_hybrid_uses(tiny_model_dir, tmp_pat
         [ranked] = hybrid.predict_batch([[3, 5, 7, 9, 11, 13]], top_k=3)
         assert ranked[0].value == 15 and ranked[0].details["source"] in ("rule", "solver")
         assert all(0 <= c.confidence <= 1 for c in ranked)
-        assert [c.confidence for c in ranked] == sorted((c.confidence for c in ranked), reverse=True)
+        assert [c.confidence for c in ranked] == sorted(
+            (c.confidence for c in ranked), reverse=True
+        )
     finally:
         (tiny_model_dir / "ranker.json").unlink()
 

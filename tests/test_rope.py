@@ -26,13 +26,20 @@ def test_permutation_pairs_interleaved_dims_into_halves():
 
 @pytest.mark.parametrize("attention_bias", [False, True])
 def test_converted_weights_give_identical_logits(monkeypatch, attention_bias):
-    trained = create_model("nextterm-1m", seed=2, num_hidden_layers=2, attention_bias=attention_bias,
-                           initializer_range=0.2).double()
+    trained = create_model(
+        "nextterm-1m",
+        seed=2,
+        num_hidden_layers=2,
+        attention_bias=attention_bias,
+        initializer_range=0.2,
+    ).double()
     with torch.no_grad():  # non-trivial norm weights and biases, so their permutation matters
         for name, parameter in trained.named_parameters():
             if "norm" in name or name.endswith("bias"):
                 parameter.copy_(torch.randn_like(parameter))
-    ids = torch.tensor([encode_terms([1, -3, 9, -27, 81, -243]), encode_terms([-1, 3, -9, 27, -81, 243])])
+    ids = torch.tensor(
+        [encode_terms([1, -3, 9, -27, 81, -243]), encode_terms([-1, 3, -9, 27, -81, 243])]
+    )
     with monkeypatch.context() as patch:
         patch.setattr(modeling_qwen3, "apply_rotary_pos_emb", apply_interleaved_rotary_pos_emb)
         with torch.inference_mode():
@@ -52,4 +59,7 @@ def test_conversion_touches_only_query_and_key_tensors():
     converted = interleaved_to_split_half(state, model.config.head_dim)
     changed = {name for name in state if not torch.equal(state[name], converted[name])}
     prefix = "model.layers.0.self_attn."
-    assert changed == {prefix + name for name in ("q_proj.weight", "k_proj.weight", "q_norm.weight", "k_norm.weight")}
+    assert changed == {
+        prefix + name
+        for name in ("q_proj.weight", "k_proj.weight", "q_norm.weight", "k_norm.weight")
+    }

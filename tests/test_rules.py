@@ -134,19 +134,23 @@ def test_membership_rules(terms, expected, text):
 
 def test_numbers_not_divisible_by_three_is_among_the_agreeing_rules():
     fits = find_fits([1, 2, 4, 5, 7, 8, 10, 11], 1, EFFORTS["default"])
-    assert any(fit.text == "numbers not divisible by 3" and fit.continuation == (13,) for fit in fits)
+    assert any(
+        fit.text == "numbers not divisible by 3" and fit.continuation == (13,) for fit in fits
+    )
 
 
 def test_primes_are_not_explained_by_a_polynomial():
     fits = find_fits([2, 3, 5, 7, 11, 13], 1, EFFORTS["default"])
     assert fits[0].text == "primes"
-    assert all(fit.family != "polynomial" for fit in fits)  # a quintic through 6 primes compresses nothing
+    assert all(
+        fit.family != "polynomial" for fit in fits
+    )  # a quintic through 6 primes compresses nothing
 
 
 def test_random_terms_get_no_confident_rule():
     rng = random.Random(7)
     for _ in range(30):
-        terms = [rng.randint(-10**6, 10**6) for _ in range(8)]
+        terms = [rng.randint(-(10**6), 10**6) for _ in range(8)]
         for candidate in rule_candidates(terms):
             assert candidate.confidence < 0.5
             assert not candidate.details["verified"]
@@ -193,7 +197,9 @@ def test_continuations_follow_the_rule_for_many_terms():
 
 def test_deep_effort_finds_what_the_default_does_not():
     terms = [2, 6, 15, 28, 55]  # n*prime(n)
-    assert all(c.value != 78 or c.confidence < 0.5 for c in rule_candidates(terms, effort="default"))
+    assert all(
+        c.value != 78 or c.confidence < 0.5 for c in rule_candidates(terms, effort="default")
+    )
     assert top(terms, effort="deep").value == 78
 
 
@@ -212,7 +218,11 @@ def test_primitive_tables_come_from_flint():
     assert by_name["lucas"].table(6) == (2, 1, 3, 4, 7, 11)
 
 
-_SIMPLE = [p for p in PRIMITIVES if p.name in ("n", "n^2", "n^3", "2^n", "3^n", "n!", "triangular", "fibonacci", "prime")]
+_SIMPLE = [
+    p
+    for p in PRIMITIVES
+    if p.name in ("n", "n^2", "n^3", "2^n", "3^n", "n!", "triangular", "fibonacci", "prime")
+]
 
 
 @settings(max_examples=60, deadline=None)
@@ -273,9 +283,15 @@ def test_verified_answers_stay_precise_on_real_oeis_sequences():
 
 
 PUZZLES = [
-    ([1, 8, 27, 64], 125), ([1, 2, 6, 24, 120], 720), ([1, 4, 27, 256], 3125),
-    ([1, 4, 2, 8, 3, 12, 4], 16), ([3, 6, 5, 10, 9, 18, 17], 34), ([1, 2, 3, 6, 11, 20, 37], 68),
-    ([2, 3, 6, 18, 108], 1944), ([1, 12, 123, 1234], 12345), ([1, 11, 21, 1211, 111221], 312211),
+    ([1, 8, 27, 64], 125),
+    ([1, 2, 6, 24, 120], 720),
+    ([1, 4, 27, 256], 3125),
+    ([1, 4, 2, 8, 3, 12, 4], 16),
+    ([3, 6, 5, 10, 9, 18, 17], 34),
+    ([1, 2, 3, 6, 11, 20, 37], 68),
+    ([2, 3, 6, 18, 108], 1944),
+    ([1, 12, 123, 1234], 12345),
+    ([1, 11, 21, 1211, 111221], 312211),
 ]
 
 

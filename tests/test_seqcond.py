@@ -40,14 +40,22 @@ def small_model(seed: int = 0, **overrides) -> SeqCondForCausalLM:
     model = SeqCondForCausalLM(SeqCondConfig(**{**SMALL, **overrides})).eval()
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if any(key in name for key in ("score_", "phase_scale", "w_int_raw", "norm", "slopes", "theta")):
+            if any(
+                key in name
+                for key in ("score_", "phase_scale", "w_int_raw", "norm", "slopes", "theta")
+            ):
                 parameter.add_(0.3 * torch.randn_like(parameter))
     return model
 
 
 def spec_shapes(config: SeqCondConfig) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes as docs/seqcond.md lists them (written out independently of the model)."""
-    d, k_heads, kq, m = config.d_model, config.seqcond_heads, config.num_query_heads, config.num_thetas
+    d, k_heads, kq, m = (
+        config.d_model,
+        config.seqcond_heads,
+        config.num_query_heads,
+        config.num_thetas,
+    )
     h = int(d * config.expand_factor) // (k_heads * m)
     channels = k_heads * h + k_heads + kq * h * m * 2
     kv = config.num_kv_heads * (d // config.num_heads)
@@ -93,7 +101,9 @@ def test_nautile_preset_has_the_card_parameter_count_and_spec_layout():
         model = SeqCondForCausalLM(config)
     assert sum(parameter.numel() for parameter in model.parameters()) == 371_901_088
     assert [config.is_transformer_block(i) for i in range(6)] == [False, False, True] * 2
-    ours = {name: tuple(t.shape) for name, t in model.state_dict().items() if name != "lm_head.weight"}
+    ours = {
+        name: tuple(t.shape) for name, t in model.state_dict().items() if name != "lm_head.weight"
+    }
     assert ours == spec_shapes(config)
     assert model.state_dict()["model.blocks.0.attn.in_proj.weight"].shape == (5136, 1024)
     assert model.lm_head.weight is model.model.embedding.weight
@@ -151,7 +161,9 @@ def test_step_decoding_reproduces_the_parallel_forward(overrides):
     prefix = torch.tensor([4, 1, 3])
     logits, state = model.prefill(ids, prefix, capacity=8)
     for row in range(3):
-        torch.testing.assert_close(logits[row], reference[row, prefix[row] - 1], rtol=0, atol=1e-5 * scale)
+        torch.testing.assert_close(
+            logits[row], reference[row, prefix[row] - 1], rtol=0, atol=1e-5 * scale
+        )
     position = prefix.clone()
     compared = 0
     for step in range(13):
@@ -161,7 +173,9 @@ def test_step_decoding_reproduces_the_parallel_forward(overrides):
         out = model.decode_step(state, tokens, full_cache=step % 2 == 1)
         for row in range(3):
             if position[row] < lengths[row]:
-                torch.testing.assert_close(out[row], reference[row, position[row]], rtol=0, atol=1e-5 * scale)
+                torch.testing.assert_close(
+                    out[row], reference[row, position[row]], rtol=0, atol=1e-5 * scale
+                )
                 compared += 1
         position += 1
     assert compared == int((lengths - prefix).sum())
@@ -195,15 +209,19 @@ def test_session_prefill_step_and_select_match_the_parallel_forward():
         logits = session.step(torch.tensor([token] * 3))
         for row in range(3):
             histories[row].append(token)
-            torch.testing.assert_close(logits[row], reference(histories[row]), rtol=0, atol=1e-5 * scale)
+            torch.testing.assert_close(
+                logits[row], reference(histories[row]), rtol=0, atol=1e-5 * scale
+            )
     session.select(torch.tensor([2, 2, 0]))  # duplicate row 2, keep row 0, drop row 1
     histories = [list(histories[2]), list(histories[2]), histories[0]]
-    for index, token in enumerate(continuation[3:]):
+    for token in continuation[3:]:
         tokens = torch.tensor([token, token + 1, token + 2])
         logits = session.step(tokens)
         for row in range(3):
             histories[row].append(int(tokens[row]))
-            torch.testing.assert_close(logits[row], reference(histories[row]), rtol=0, atol=1e-5 * scale)
+            torch.testing.assert_close(
+                logits[row], reference(histories[row]), rtol=0, atol=1e-5 * scale
+            )
 
 
 def test_session_and_forward_reject_bad_input():
@@ -294,4 +312,6 @@ def test_positions_past_maxlen_read_the_tables_at_maxlen_minus_one():
     x = torch.randn(2, SMALL["d_model"])
     for got, expected in zip(attention._project(x, late), attention._project(x, last)):
         assert torch.equal(got, expected)
-    assert not torch.equal(sca.position_prior(torch.tensor([6])), sca.position_prior(torch.tensor([7])))
+    assert not torch.equal(
+        sca.position_prior(torch.tensor([6])), sca.position_prior(torch.tensor([7]))
+    )

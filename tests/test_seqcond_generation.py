@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nextterm.models.seqcond import SamplingConfig, SeqCondConfig, SeqCondForCausalLM, SeqCondInputError
+from nextterm.models.seqcond import (
+    SamplingConfig,
+    SeqCondConfig,
+    SeqCondForCausalLM,
+    SeqCondInputError,
+)
 from nextterm.models.seqcond.generation import apply_repetition_penalty, choose_tokens, generate_ids
 
 GREEDY = SamplingConfig(max_new_tokens=6, temperature=0.0, repetition_penalty=1.0)
@@ -60,13 +65,19 @@ def test_generate_tensor_appends_columns_and_pads_finished_rows(model):
 
 def test_seeded_sampling_is_reproducible_and_top_k_one_is_greedy(model):
     prompts = [[5, 6, 7], [8, 9]]
-    config = SamplingConfig(max_new_tokens=8, temperature=1.5, top_p=1.0, top_k=0, repetition_penalty=1.0, seed=3)
+    config = SamplingConfig(
+        max_new_tokens=8, temperature=1.5, top_p=1.0, top_k=0, repetition_penalty=1.0, seed=3
+    )
     first = generate_ids(model, prompts, config, eos_token_ids=[])
     assert first == generate_ids(model, prompts, config, eos_token_ids=[])
     other_seed = SamplingConfig(**{**config.__dict__, "seed": 4})
     assert first != generate_ids(model, prompts, other_seed, eos_token_ids=[])
-    top1 = SamplingConfig(max_new_tokens=6, temperature=1.0, top_k=1, repetition_penalty=1.0, seed=0)
-    assert generate_ids(model, prompts, top1, eos_token_ids=[]) == generate_ids(model, prompts, GREEDY, [])
+    top1 = SamplingConfig(
+        max_new_tokens=6, temperature=1.0, top_k=1, repetition_penalty=1.0, seed=0
+    )
+    assert generate_ids(model, prompts, top1, eos_token_ids=[]) == generate_ids(
+        model, prompts, GREEDY, []
+    )
 
 
 def test_top_p_keeps_the_smallest_set_reaching_the_mass():
@@ -90,7 +101,12 @@ def test_repetition_penalty_divides_every_seen_logit_as_the_published_implementa
 
 def test_card_defaults_and_invalid_options():
     defaults = SamplingConfig()
-    assert (defaults.temperature, defaults.top_p, defaults.top_k, defaults.repetition_penalty) == (0.15, 0.9, 50, 1.1)
+    assert (defaults.temperature, defaults.top_p, defaults.top_k, defaults.repetition_penalty) == (
+        0.15,
+        0.9,
+        50,
+        1.1,
+    )
     with pytest.raises(SeqCondInputError):
         SamplingConfig(top_p=0.0)
     with pytest.raises(SeqCondInputError):
@@ -116,4 +132,6 @@ def test_cuda_graph_decoding_matches_plain_decoding(model):
     prompts = [[5, 6, 7], [9]]
     plain = generate_ids(cuda_model, prompts, GREEDY, [], acceleration="none")
     assert generate_ids(cuda_model, prompts, GREEDY, [], acceleration="cuda_graph") == plain
-    assert generate_ids(cuda_model, prompts, GREEDY, [], acceleration="cuda_graph") == plain  # reused graph
+    assert (
+        generate_ids(cuda_model, prompts, GREEDY, [], acceleration="cuda_graph") == plain
+    )  # reused graph

@@ -30,7 +30,9 @@ def engine(tmp_path_factory):
     from nextterm.models.checkpoint import save_checkpoint
     from nextterm.models.presets import create_model
 
-    directory = save_checkpoint(create_model("nextterm-1m", seed=0), tmp_path_factory.mktemp("serve") / "ckpt")
+    directory = save_checkpoint(
+        create_model("nextterm-1m", seed=0), tmp_path_factory.mktemp("serve") / "ckpt"
+    )
     return Engine.from_pretrained(directory)
 
 
@@ -51,7 +53,9 @@ def client(server):
 
 def alone(engine, prompt: str, max_tokens: int, stop_ids=(EOS_ID, PAD_ID)) -> str:
     """What the engine says for this prompt decoded by itself (greedy), stop id removed."""
-    generation = engine.generate_tokens([encode_text(prompt, bos=True)], max_tokens, stop_ids=stop_ids)[0]
+    generation = engine.generate_tokens(
+        [encode_text(prompt, bos=True)], max_tokens, stop_ids=stop_ids
+    )[0]
     ids = [token for token in generation.token_ids if token not in stop_ids]
     return decode(ids)
 
@@ -63,7 +67,9 @@ def test_models_and_health(server, client):
 
 
 def test_greedy_completion_is_the_engine_answer(engine, client):
-    result = client.completions.create(model=MODEL, prompt="1,1,2,3,5,8,", max_tokens=6, temperature=0)
+    result = client.completions.create(
+        model=MODEL, prompt="1,1,2,3,5,8,", max_tokens=6, temperature=0
+    )
     choice = result.choices[0]
     assert choice.text == alone(engine, "1,1,2,3,5,8,", 6)
     assert choice.finish_reason in ("stop", "length")
@@ -79,7 +85,9 @@ def test_stop_strings_cut_the_text(engine, client):
     full = alone(engine, "2,4,6,", 8)
     assert len(full) == 8  # a random model rarely emits EOS; the cases below need 8 characters
     for stop in (full[3], full[2:4], [full[5], "999999"]):
-        result = client.completions.create(model=MODEL, prompt="2,4,6,", max_tokens=8, temperature=0, stop=stop)
+        result = client.completions.create(
+            model=MODEL, prompt="2,4,6,", max_tokens=8, temperature=0, stop=stop
+        )
         stops = [stop] if isinstance(stop, str) else stop
         cut = min(full.find(s) for s in stops if s in full)
         assert result.choices[0].text == full[:cut]
@@ -88,14 +96,18 @@ def test_stop_strings_cut_the_text(engine, client):
 
 def test_n_and_prompt_lists(engine, client):
     prompts = ["1,2,3,", "10,20,30,40,"]
-    result = client.completions.create(model=MODEL, prompt=prompts, n=2, max_tokens=5, temperature=0)
+    result = client.completions.create(
+        model=MODEL, prompt=prompts, n=2, max_tokens=5, temperature=0
+    )
     assert [choice.index for choice in result.choices] == [0, 1, 2, 3]
     texts = [choice.text for choice in result.choices]
     assert texts == [alone(engine, prompts[0], 5)] * 2 + [alone(engine, prompts[1], 5)] * 2
 
 
 def test_sampling_with_a_seed_is_reproducible(client):
-    kwargs = dict(model=MODEL, prompt="3,1,4,1,5,", max_tokens=6, temperature=1.0, top_p=0.9, seed=7, n=3)
+    kwargs = dict(
+        model=MODEL, prompt="3,1,4,1,5,", max_tokens=6, temperature=1.0, top_p=0.9, seed=7, n=3
+    )
     first = [choice.text for choice in client.completions.create(**kwargs).choices]
     second = [choice.text for choice in client.completions.create(**kwargs).choices]
     assert first == second and len(first) == 3
@@ -103,7 +115,11 @@ def test_sampling_with_a_seed_is_reproducible(client):
 
 def test_streaming_matches_the_whole_answer(engine, client, server):
     stream = client.completions.create(
-        model=MODEL, prompt="5,4,3,", max_tokens=6, temperature=0, stream=True,
+        model=MODEL,
+        prompt="5,4,3,",
+        max_tokens=6,
+        temperature=0,
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -112,7 +128,9 @@ def test_streaming_matches_the_whole_answer(engine, client, server):
     reasons = [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices]
     assert reasons[-1] in ("stop", "length") and all(reason is None for reason in reasons[:-1])
     assert chunks[-1].usage.completion_tokens == len(text)
-    with httpx.stream("POST", server.url + "/v1/completions", json={**GOOD, "stream": True}) as response:
+    with httpx.stream(
+        "POST", server.url + "/v1/completions", json={**GOOD, "stream": True}
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in response.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
@@ -120,7 +138,9 @@ def test_streaming_matches_the_whole_answer(engine, client, server):
 
 
 def test_logprobs(client):
-    result = client.completions.create(model=MODEL, prompt="7,7,7,", max_tokens=5, temperature=0, logprobs=0)
+    result = client.completions.create(
+        model=MODEL, prompt="7,7,7,", max_tokens=5, temperature=0, logprobs=0
+    )
     choice = result.choices[0]
     assert "".join(choice.logprobs.tokens) == choice.text
     assert len(choice.logprobs.token_logprobs) == len(choice.logprobs.tokens)
@@ -150,16 +170,22 @@ def test_concurrent_requests_get_their_own_answers(engine, server):
 
 
 def test_next_terms(server):
-    response = httpx.post(server.url + "/v1/next-terms", json={"terms": [1, 2, 3, 4, 5], "n": 3, "top_k": 3})
+    response = httpx.post(
+        server.url + "/v1/next-terms", json={"terms": [1, 2, 3, 4, 5], "n": 3, "top_k": 3}
+    )
     assert response.status_code == 200
     body = response.json()
     best = body["candidates"][0]
     assert best["continuation"] == [6, 7, 8] and best["value"] == 6
-    assert best["method"] and best["explanation"]  # which exact solver answers is not the point here
+    assert (
+        best["method"] and best["explanation"]
+    )  # which exact solver answers is not the point here
     assert 1 <= len(body["candidates"]) <= 3
     assert all(0 <= c["probability"] <= 1 for c in body["candidates"])
     assert [c["rank"] for c in body["candidates"]] == list(range(1, len(body["candidates"]) + 1))
-    as_text = httpx.post(server.url + "/v1/next-terms", json={"terms": "1, 2, 3, 4, 5", "n": 3, "top_k": 3})
+    as_text = httpx.post(
+        server.url + "/v1/next-terms", json={"terms": "1, 2, 3, 4, 5", "n": 3, "top_k": 3}
+    )
     assert as_text.json()["candidates"][0]["continuation"] == [6, 7, 8]
 
 
@@ -190,7 +216,13 @@ BAD_REQUESTS = [
     ("bad prompt in a list", "/v1/completions", {**GOOD, "prompt": ["1,2,", "x"]}, 400, "prompt"),
     ("100,000-digit term", "/v1/completions", {**GOOD, "prompt": f"1,{BIG},"}, 400, "prompt"),
     ("prompt over the context", "/v1/completions", {**GOOD, "prompt": "1," * 3000}, 400, "prompt"),
-    ("prompt + max_tokens over the context", "/v1/completions", {**GOOD, "prompt": "1," * 2000, "max_tokens": 100}, 400, "prompt"),
+    (
+        "prompt + max_tokens over the context",
+        "/v1/completions",
+        {**GOOD, "prompt": "1," * 2000, "max_tokens": 100},
+        400,
+        "prompt",
+    ),
     ("absurd max_tokens", "/v1/completions", {**GOOD, "max_tokens": 10**12}, 400, "max_tokens"),
     ("zero max_tokens", "/v1/completions", {**GOOD, "max_tokens": 0}, 400, "max_tokens"),
     ("absurd n", "/v1/completions", {**GOOD, "n": 1_000_000}, 400, "n"),
@@ -200,7 +232,13 @@ BAD_REQUESTS = [
     ("zero top_p", "/v1/completions", {**GOOD, "top_p": 0}, 400, "top_p"),
     ("five stops", "/v1/completions", {**GOOD, "stop": [",", "1", "2", "3", "4"]}, 400, "stop"),
     ("empty stop", "/v1/completions", {**GOOD, "stop": ""}, 400, "stop"),
-    ("stop token outside the vocabulary", "/v1/completions", {**GOOD, "stop_token_ids": [99]}, 400, "stop_token_ids"),
+    (
+        "stop token outside the vocabulary",
+        "/v1/completions",
+        {**GOOD, "stop_token_ids": [99]},
+        400,
+        "stop_token_ids",
+    ),
     ("logprobs 50", "/v1/completions", {**GOOD, "logprobs": 50}, 400, "logprobs"),
     ("echo", "/v1/completions", {**GOOD, "echo": True}, 400, "echo"),
     ("unknown model", "/v1/completions", {**GOOD, "model": "gpt-4"}, 404, "model"),
@@ -215,15 +253,25 @@ BAD_REQUESTS = [
     ("absurd next-terms n", "/v1/next-terms", {"terms": [1, 2, 3], "n": 10**9}, 400, "n"),
     ("zero top_k", "/v1/next-terms", {"terms": [1, 2, 3], "top_k": 0}, 400, "top_k"),
     ("absurd top_k", "/v1/next-terms", {"terms": [1, 2, 3], "top_k": 10**6}, 400, "top_k"),
-    ("body over the limit", "/v1/completions", b'{"model": "tiny", "prompt": "' + b"1," * 150_000 + b'"}', 413, None),
+    (
+        "body over the limit",
+        "/v1/completions",
+        b'{"model": "tiny", "prompt": "' + b"1," * 150_000 + b'"}',
+        413,
+        None,
+    ),
     ("unknown route", "/v1/chat/nothing", GOOD, 404, None),
 ]
 
 
-@pytest.mark.parametrize("name,path,body,status,param", BAD_REQUESTS, ids=[case[0] for case in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    "name,path,body,status,param", BAD_REQUESTS, ids=[case[0] for case in BAD_REQUESTS]
+)
 def test_bad_input_gets_a_4xx_and_the_server_stays_healthy(server, name, path, body, status, param):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = httpx.post(server.url + path, content=content, headers={"content-type": "application/json"})
+    response = httpx.post(
+        server.url + path, content=content, headers={"content-type": "application/json"}
+    )
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -231,7 +279,10 @@ def test_bad_input_gets_a_4xx_and_the_server_stays_healthy(server, name, path, b
     if param is not None:
         assert error["param"] == param
     good = httpx.post(server.url + "/v1/completions", json=GOOD)
-    assert good.status_code == 200 and good.json()["choices"][0]["finish_reason"] in ("stop", "length")
+    assert good.status_code == 200 and good.json()["choices"][0]["finish_reason"] in (
+        "stop",
+        "length",
+    )
 
 
 def test_chunked_body_over_the_limit_gets_413(server):
@@ -268,9 +319,13 @@ def test_api_key(engine):
         assert httpx.get(running.url + "/v1/models").status_code == 401
         assert httpx.get(running.url + "/health").status_code == 200
         with pytest.raises(openai.AuthenticationError):
-            openai.OpenAI(base_url=running.url + "/v1", api_key="wrong", max_retries=0).models.list()
+            openai.OpenAI(
+                base_url=running.url + "/v1", api_key="wrong", max_retries=0
+            ).models.list()
         good = openai.OpenAI(base_url=running.url + "/v1", api_key="secret-key", max_retries=0)
-        assert good.completions.create(model=MODEL, prompt="1,2,", max_tokens=2, temperature=0).choices
+        assert good.completions.create(
+            model=MODEL, prompt="1,2,", max_tokens=2, temperature=0
+        ).choices
         answer = httpx.post(
             running.url + "/v1/next-terms",
             json={"terms": [2, 4, 8, 16, 32]},

@@ -7,7 +7,13 @@ from nextterm.cli import build_parser, main
 
 def test_serve_defaults_bind_loopback():
     args = build_parser().parse_args(["serve", "--model", "some/dir"])
-    assert (args.host, args.port, args.api_key, args.max_batch, args.max_queue) == ("127.0.0.1", 8000, None, 64, 256)
+    assert (args.host, args.port, args.api_key, args.max_batch, args.max_queue) == (
+        "127.0.0.1",
+        8000,
+        None,
+        64,
+        256,
+    )
     assert args.timeout == 60.0
 
 
@@ -24,7 +30,13 @@ def test_serve_without_a_model_serves_the_shipped_one_by_its_name(monkeypatch):
     from nextterm.predict import default_model_path
 
     seen = {}
-    monkeypatch.setattr(server, "build_app", lambda model, config, device=None, lookup_index=None: seen.update(model=model, config=config))
+    monkeypatch.setattr(
+        server,
+        "build_app",
+        lambda model, config, device=None, lookup_index=None: seen.update(
+            model=model, config=config
+        ),
+    )
     monkeypatch.setattr(server, "run_server", lambda app, config, log_level="info": None)
     assert main(["serve", "--port", "0"]) == 0
     assert seen["model"] == default_model_path() and seen["config"].model_name == "nextterm-default"

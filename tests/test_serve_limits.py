@@ -7,7 +7,6 @@ import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -37,7 +36,9 @@ def test_jobs_that_arrive_together_run_in_one_batch():
         await batcher.start()
         try:
             return await asyncio.gather(
-                batcher.submit("a", [1, 2]), batcher.submit("a", [3]), batcher.submit("b", [4]),
+                batcher.submit("a", [1, 2]),
+                batcher.submit("a", [3]),
+                batcher.submit("b", [4]),
                 batcher.submit("a", [5, 6]),
             )
         finally:
@@ -77,7 +78,9 @@ def test_a_failing_job_does_not_fail_its_batch():
         await batcher.start()
         try:
             return await asyncio.gather(
-                batcher.submit("k", ["x"]), batcher.submit("k", ["bad"]), batcher.submit("k", ["y"]),
+                batcher.submit("k", ["x"]),
+                batcher.submit("k", ["bad"]),
+                batcher.submit("k", ["y"]),
                 return_exceptions=True,
             )
         finally:
@@ -138,7 +141,10 @@ def test_time_limit_gives_504_and_full_queue_gives_503():
     engine = BlockingEngine()
     config = ServeConfig(model_name="m", max_batch=1, max_queue=1, timeout=1.0)
     body = {"model": "m", "prompt": "1,", "max_tokens": 2, "temperature": 0}
-    with BackgroundServer(create_app(engine, None, config)) as server, httpx.Client(timeout=30) as http:
+    with (
+        BackgroundServer(create_app(engine, None, config)) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         url = server.url + "/v1/completions"
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(http.post, url, json=body)
@@ -176,7 +182,11 @@ def test_a_choice_ends_at_its_own_limits():
     choice, _ = build(ids, 6, stops)
     assert (choice.text, choice.finish_reason) == ("123", "stop")
     short, _ = build(ids, 2, stops)
-    assert (short.text, short.finish_reason, [t.logprob for t in short.tokens]) == ("12", "length", [-1.0, -1.0])
+    assert (short.text, short.finish_reason, [t.logprob for t in short.tokens]) == (
+        "12",
+        "length",
+        [-1.0, -1.0],
+    )
     # the stop id just past max_tokens: the request ends by length
     assert build(ids, 3, stops)[0].finish_reason == "length"
     assert build(ids, 6, (EOS_ID,))[0].text == "123,45"
@@ -188,7 +198,14 @@ def test_a_choice_ends_at_its_own_limits():
 def test_streamed_text_holds_back_only_what_may_start_a_stop_string():
     ids = [1, 2, 3, SEP_ID, 4, 5]
     _, released = build(ids, 6, (EOS_ID,), stop_strings=["3,4"])
-    assert released == [[1], [2], [], [], [], []]  # "3" and "3," could begin "3,4"; then it is found
+    assert released == [
+        [1],
+        [2],
+        [],
+        [],
+        [],
+        [],
+    ]  # "3" and "3," could begin "3,4"; then it is found
     _, released = build(ids, 6, (EOS_ID,), stop_strings=["3,9"])
     assert released == [[1], [2], [], [], [3, SEP_ID, 4], [5]]  # "3,4" is not "3,9": released
     _, released = build(ids, 6, (EOS_ID,))

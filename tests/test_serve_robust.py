@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import torch
-from conftest import TINY_QWEN3
 
+from conftest import TINY_QWEN3
 from nextterm.candidates import Candidate
 from nextterm.engine import Engine
 from nextterm.errors import NextTermError
@@ -98,15 +98,22 @@ def test_a_timed_out_request_stops_its_work_and_the_next_one_is_served_at_once(s
 def test_a_client_that_goes_away_frees_the_model_and_its_queue_slot(slow):
     """Before, a dropped client's job ran to completion, and a dropped queued job kept its slot."""
     long = completion(max_tokens=50)
-    with serve(slow, timeout=30.0, max_batch=1, max_queue=1) as server, httpx.Client(base_url=server.url) as http:
+    with (
+        serve(slow, timeout=30.0, max_batch=1, max_queue=1) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
         with ThreadPoolExecutor(2) as pool:
-            running = pool.submit(httpx.post, server.url + "/v1/completions", json=long, timeout=1.0)
+            running = pool.submit(
+                httpx.post, server.url + "/v1/completions", json=long, timeout=1.0
+            )
             time.sleep(0.3)
             queued = pool.submit(httpx.post, server.url + "/v1/completions", json=long, timeout=0.6)
             with pytest.raises(httpx.TimeoutException):
                 queued.result()
             time.sleep(0.3)
-            assert http.get("/health").json()["queued"] == 0  # the dropped waiting job left the queue
+            assert (
+                http.get("/health").json()["queued"] == 0
+            )  # the dropped waiting job left the queue
             with pytest.raises(httpx.TimeoutException):
                 running.result()
         time.sleep(0.3)
@@ -125,7 +132,9 @@ def test_streaming_sends_each_token_as_it_is_made_and_stops_when_the_client_goes
     with serve(slow) as server:
         started = time.monotonic()
         arrivals = []
-        with httpx.stream("POST", server.url + "/v1/completions", json=body, timeout=30) as response:
+        with httpx.stream(
+            "POST", server.url + "/v1/completions", json=body, timeout=30
+        ) as response:
             assert response.status_code == 200
             for line in response.iter_lines():
                 if line.startswith("data: {"):
@@ -134,7 +143,9 @@ def test_streaming_sends_each_token_as_it_is_made_and_stops_when_the_client_goes
         assert total > 1.5 and len(arrivals) == 21  # 20 tokens and the closing chunk
         assert arrivals[0] < 0.25 * total and arrivals[10] < 0.75 * total
         long = {**body, "max_tokens": 50}
-        with httpx.stream("POST", server.url + "/v1/completions", json=long, timeout=30) as response:
+        with httpx.stream(
+            "POST", server.url + "/v1/completions", json=long, timeout=30
+        ) as response:
             next(response.iter_lines())
         steps = slow.steps
         time.sleep(0.6)
@@ -143,10 +154,14 @@ def test_streaming_sends_each_token_as_it_is_made_and_stops_when_the_client_goes
 
 def test_a_stream_that_runs_out_of_time_ends_with_an_error_event(slow):
     with serve(slow, timeout=0.5) as server:
-        with httpx.stream("POST", server.url + "/v1/completions", json=completion(max_tokens=50, stream=True),
-                          timeout=30) as response:
+        with httpx.stream(
+            "POST",
+            server.url + "/v1/completions",
+            json=completion(max_tokens=50, stream=True),
+            timeout=30,
+        ) as response:
             events = [line for line in response.iter_lines() if line]
-    assert json.loads(events[-1][len("data: "):])["error"]["code"] == "timeout"
+    assert json.loads(events[-1][len("data: ") :])["error"]["code"] == "timeout"
     assert 1 <= len(events) < 20
 
 
@@ -156,7 +171,9 @@ def test_seeded_sampling_is_the_same_alone_and_batched(slow):
     with serve(slow, max_batch=16) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         alone = http.post("/v1/completions", json=seeded).json()["choices"][0]["text"]
         with ThreadPoolExecutor(5) as pool:
-            pool.submit(http.post, "/v1/completions", json=completion(max_tokens=4))  # the batch ahead
+            pool.submit(
+                http.post, "/v1/completions", json=completion(max_tokens=4)
+            )  # the batch ahead
             time.sleep(0.15)
             copies = [pool.submit(http.post, "/v1/completions", json=seeded) for _ in range(4)]
             texts = [future.result().json()["choices"][0]["text"] for future in copies]
@@ -167,8 +184,14 @@ def test_seeded_sampling_is_the_same_alone_and_batched(slow):
 def test_sampling_values_near_zero_are_answered(engine):
     """temperature 1e-40 and top_p 1e-46 gave 500 'probability tensor contains inf/nan'."""
     with serve(engine) as server, httpx.Client(base_url=server.url, timeout=30) as http:
-        greedy = http.post("/v1/completions", json=completion(max_tokens=5)).json()["choices"][0]["text"]
-        for values in ({"temperature": 1e-40}, {"temperature": 1.0, "top_p": 1e-46}, {"temperature": 5e-324}):
+        greedy = http.post("/v1/completions", json=completion(max_tokens=5)).json()["choices"][0][
+            "text"
+        ]
+        for values in (
+            {"temperature": 1e-40},
+            {"temperature": 1.0, "top_p": 1e-46},
+            {"temperature": 5e-324},
+        ):
             response = http.post("/v1/completions", json=completion(max_tokens=5, **values))
             assert response.status_code == 200 and response.json()["choices"][0]["text"] == greedy
 
@@ -176,16 +199,28 @@ def test_sampling_values_near_zero_are_answered(engine):
 def test_top_logprobs_are_filled_as_openai_does(engine):
     """top_logprobs was always null."""
     with serve(engine) as server:
-        whole = httpx.post(server.url + "/v1/completions", json=completion(max_tokens=4, logprobs=3))
+        whole = httpx.post(
+            server.url + "/v1/completions", json=completion(max_tokens=4, logprobs=3)
+        )
         choice = whole.json()["choices"][0]
-        stream = httpx.post(server.url + "/v1/completions", json=completion(max_tokens=4, logprobs=3, stream=True))
+        stream = httpx.post(
+            server.url + "/v1/completions", json=completion(max_tokens=4, logprobs=3, stream=True)
+        )
     logprobs = choice["logprobs"]
     assert len(logprobs["top_logprobs"]) == len(logprobs["tokens"]) == 4
-    for token, value, top in zip(logprobs["tokens"], logprobs["token_logprobs"], logprobs["top_logprobs"]):
+    for token, value, top in zip(
+        logprobs["tokens"], logprobs["token_logprobs"], logprobs["top_logprobs"]
+    ):
         assert 3 <= len(top) <= 4 and top[token] == pytest.approx(value)
         assert all(v <= 0 for v in top.values()) and max(top.values()) >= value
-    chunks = [json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: {")]
-    streamed = [c["choices"][0]["logprobs"]["top_logprobs"][0] for c in chunks if c["choices"][0]["logprobs"]]
+    chunks = [
+        json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: {")
+    ]
+    streamed = [
+        c["choices"][0]["logprobs"]["top_logprobs"][0]
+        for c in chunks
+        if c["choices"][0]["logprobs"]
+    ]
     assert streamed == logprobs["top_logprobs"]
 
 
@@ -195,8 +230,12 @@ def test_a_lone_surrogate_is_a_400(engine):
         for body in (b'{"model": "\\ud800", "prompt": "1,"}', b'{"terms": "1,2,\\udfff"}'):
             path = "/v1/completions" if b"prompt" in body else "/v1/next-terms"
             response = httpx.post(server.url + path, content=body)
-            assert response.status_code == 400 and "surrogate" in response.json()["error"]["message"]
-        fine = httpx.post(server.url + "/v1/completions", content=b'{"model": "\\ud83d\\ude00", "prompt": "1,"}')
+            assert (
+                response.status_code == 400 and "surrogate" in response.json()["error"]["message"]
+            )
+        fine = httpx.post(
+            server.url + "/v1/completions", content=b'{"model": "\\ud83d\\ude00", "prompt": "1,"}'
+        )
         assert fine.status_code == 404  # a real character (an emoji) is just an unknown model
 
 
@@ -218,11 +257,16 @@ def test_a_body_that_never_arrives_gets_a_408_and_the_connection_closes(engine):
     """A body that declared 100 bytes and sent 10 held the connection with no limit."""
     with serve(engine, read_timeout=0.5) as server:
         started = time.monotonic()
-        raw = _raw(server, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"{" * 10)
+        raw = _raw(
+            server,
+            b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"{" * 10,
+        )
         assert time.monotonic() - started < 3
         status, body = _status_and_json(raw)
         assert status == 408 and body["error"]["code"] == "request_timeout"
-        raw = _raw(server, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le")  # a head cut short
+        raw = _raw(
+            server, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le"
+        )  # a head cut short
         status, body = _status_and_json(raw)
         assert status == 408 and body["error"]["code"] == "request_timeout"
         assert _raw(server, b"") == b""  # a connection that sends nothing is closed too
@@ -231,9 +275,12 @@ def test_a_body_that_never_arrives_gets_a_408_and_the_connection_closes(engine):
 
 @pytest.mark.parametrize(
     "data",
-    [b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-     b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-     b"GET / HTTP/1.1\r\nX: a\r\n\r\n"],
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET / HTTP/1.1\r\nX: a\r\n\r\n",
+    ],
     ids=["garbage", "negative length", "bad chunk", "no host"],
 )
 def test_malformed_http_gets_a_json_400(engine, data):
@@ -256,24 +303,34 @@ class Predictor:
 
 @pytest.mark.parametrize(
     "failure,status",
-    [(RuntimeError("boom"), 500), (ValueError("operands could not be broadcast"), 500),
-     (NextTermError("bad idea"), 400)],
+    [
+        (RuntimeError("boom"), 500),
+        (ValueError("operands could not be broadcast"), 500),
+        (NextTermError("bad idea"), 400),
+    ],
 )
-def test_a_bug_is_a_500_with_a_request_id_and_the_connection_stays_open(engine, caplog, failure, status):
+def test_a_bug_is_a_500_with_a_request_id_and_the_connection_stays_open(
+    engine, caplog, failure, status
+):
     """Any ValueError was a 400 (a numpy bug looked like the user's fault); each 500 closed the
     connection."""
     import http.client
 
     predictor = Predictor()
     predictor.failure = failure
-    with serve(engine, predictor) as server, caplog.at_level(logging.ERROR, logger="nextterm.serve"):
+    with (
+        serve(engine, predictor) as server,
+        caplog.at_level(logging.ERROR, logger="nextterm.serve"),
+    ):
         connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
         connection.request("POST", "/v1/next-terms", body=b'{"terms": [1, 2, 3]}')
         response = connection.getresponse()
         error = json.loads(response.read())["error"]
         request_id = response.getheader("x-request-id")
         assert response.status == status and request_id.startswith("req-")
-        connection.request("POST", "/v1/next-terms", body=b'{"terms": [5, 6]}')  # the same connection
+        connection.request(
+            "POST", "/v1/next-terms", body=b'{"terms": [5, 6]}'
+        )  # the same connection
         again = connection.getresponse()
         assert again.status == 200 and json.loads(again.read())["candidates"][0]["value"] == 7
         connection.close()
@@ -294,8 +351,13 @@ def test_next_terms_with_huge_terms_skips_the_model_and_keeps_the_verified_answe
         line = [k * 10**400 + 7 for k in range(1, 8)]  # 401-digit terms, a linear rule
         response = http.post("/v1/next-terms", json={"terms": [str(t) for t in line], "n": 2})
         assert response.status_code == 200
-        assert response.json()["candidates"][0]["continuation"] == [8 * 10**400 + 7, 9 * 10**400 + 7]
-        ratio = 10**199 + 3  # 200 digits: a geometric sequence whose 32nd next term has ~7000 digits
+        assert response.json()["candidates"][0]["continuation"] == [
+            8 * 10**400 + 7,
+            9 * 10**400 + 7,
+        ]
+        ratio = (
+            10**199 + 3
+        )  # 200 digits: a geometric sequence whose 32nd next term has ~7000 digits
         powers = [str(ratio**k) for k in range(5)]
         body = http.post("/v1/next-terms", json={"terms": powers, "n": 32, "top_k": 3}).json()
     best = body["candidates"][0]
@@ -309,8 +371,12 @@ def test_health_and_models_name_the_model_not_its_path(tmp_path):
     from nextterm.models.checkpoint import save_checkpoint
     from nextterm.serve.server import build_app, served_model_name
 
-    directory = save_checkpoint(create_model("nextterm-1m", seed=0, **TINY_QWEN3), tmp_path / "my-model")
-    assert served_model_name(directory) == "my-model" and served_model_name("org/name") == "org/name"
+    directory = save_checkpoint(
+        create_model("nextterm-1m", seed=0, **TINY_QWEN3), tmp_path / "my-model"
+    )
+    assert (
+        served_model_name(directory) == "my-model" and served_model_name("org/name") == "org/name"
+    )
     config = ServeConfig(model_name=served_model_name(directory))
     with BackgroundServer(build_app(directory, config, device="cpu")) as server:
         texts = httpx.get(server.url + "/health").text + httpx.get(server.url + "/v1/models").text

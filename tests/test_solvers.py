@@ -29,10 +29,10 @@ from nextterm.solvers.transforms import TRANSFORMS, solve_signs, solve_transform
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-
 def verified(terms, n_terms=1):
     """Solver answers that verified themselves (the interpolation fallback excluded)."""
     return [c for c in solve(terms, n_terms) if c.details.get("verified", True)]
+
 
 def linear(coefficients: list[int], initial: list[int], count: int) -> list[int]:
     """Terms of a(n) = sum_i coefficients[i] * a(n-1-i) from the given initial terms."""
@@ -268,7 +268,9 @@ def test_differences_transform():
 def test_primes_are_declined_by_the_linear_solvers():
     for length in (6, 10, 23):
         assert solve(PRIMES[:length], config=CASCADE) == []
-    [guess] = solve(PRIMES[:4], config=CASCADE)  # 2,3,5,7 is a cubic: offered only as a labelled guess
+    [guess] = solve(
+        PRIMES[:4], config=CASCADE
+    )  # 2,3,5,7 is a cubic: offered only as a labelled guess
     assert guess.method == "interpolation" and guess.confidence <= 0.1
     assert "unverified" in guess.explanation
 
@@ -276,7 +278,7 @@ def test_primes_are_declined_by_the_linear_solvers():
 def test_random_sequences_are_declined_or_unsure():
     rng = random.Random(7)
     for _ in range(40):
-        terms = [rng.randint(-10**6, 10**6) for _ in range(rng.randint(6, 24))]
+        terms = [rng.randint(-(10**6), 10**6) for _ in range(rng.randint(6, 24))]
         for candidate in solve(terms):
             assert candidate.confidence < 0.5
 
@@ -304,7 +306,7 @@ def test_interpolation_fallback_is_a_labelled_guess():
     [square_guess] = solve([1, 4, 9, 16], config=CASCADE)
     assert square_guess.value == 25 and square_guess.details["verified"] is False
     assert square_guess.confidence == 0.3 and "checked by 1 term only" in square_guess.explanation
-    assert solve([0, 0]) [0].value == 0
+    assert solve([0, 0])[0].value == 0
 
 
 def test_continuation_length_and_candidate_fields():
@@ -328,7 +330,9 @@ def test_huge_terms_stay_bounded():
     while len(terms) < 12:
         terms.append(terms[-1] ** 2)  # 2^(2^n): the last term alone has 617 digits
     assert solve(terms, config=SolveConfig(max_digits=500)) == []
-    geometric = [7 * 10**50 * 3**k for k in range(12)]  # 51-digit terms: 9 of them fit in 500 digits
+    geometric = [
+        7 * 10**50 * 3**k for k in range(12)
+    ]  # 51-digit terms: 9 of them fit in 500 digits
     found = solve(geometric, config=SolveConfig(max_digits=500))
     assert found[0].value == 7 * 10**50 * 3**12
     assert "checked on the last 9 terms" in found[0].explanation

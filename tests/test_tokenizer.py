@@ -70,7 +70,9 @@ def test_hf_tokenizer_agrees_with_ours(hf_dir, terms, junk):
     tokenizer = AutoTokenizer.from_pretrained(hf_dir)
     text = junk.join(f"{term}," for term in terms)
     assert tokenizer(text)["input_ids"] == encode_text(text, bos=True)
-    assert tokenizer.decode(encode_terms(terms), skip_special_tokens=True) == decode(encode_terms(terms))
+    assert tokenizer.decode(encode_terms(terms), skip_special_tokens=True) == decode(
+        encode_terms(terms)
+    )
 
 
 def test_plain_autotokenizer_without_nextterm(hf_dir):

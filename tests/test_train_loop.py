@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_progression_data
 
+from conftest import write_progression_data
 from nextterm.train.checkpoints import FINAL_LATEST, load_training_state
 from nextterm.train.config import make_config
 from nextterm.train.loop import TrainError, train
@@ -79,8 +79,13 @@ def _losses(run: Path) -> dict[int, float]:
 def test_tiny_model_trains_and_writes_checkpoints(data_dir, tmp_path):
     out = tmp_path / "run"
     config = make_config(
-        SETTINGS, data=str(data_dir), out=str(out), tokens=12_000,
-        eval_every_tokens=4_000, checkpoint_every_tokens=3_000, keep_last=2,
+        SETTINGS,
+        data=str(data_dir),
+        out=str(out),
+        tokens=12_000,
+        eval_every_tokens=4_000,
+        checkpoint_every_tokens=3_000,
+        keep_last=2,
     )
     result = train(config, progress=False)
     assert result.tokens >= 12_000
@@ -89,8 +94,12 @@ def test_tiny_model_trains_and_writes_checkpoints(data_dir, tmp_path):
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.2
     names = sorted(p.name for p in out.iterdir())
     checkpoints = [n for n in names if n.startswith("checkpoint_tokens_")]
-    assert len(checkpoints) == 2 and all(len(n) == len("checkpoint_tokens_") + 12 for n in checkpoints)
-    assert {"best_val", "final_latest", "train_config.json", "metrics.jsonl", "loss.png"} <= set(names)
+    assert len(checkpoints) == 2 and all(
+        len(n) == len("checkpoint_tokens_") + 12 for n in checkpoints
+    )
+    assert {"best_val", "final_latest", "train_config.json", "metrics.jsonl", "loss.png"} <= set(
+        names
+    )
     meta = json.loads((out / FINAL_LATEST / "oeis_checkpoint_meta.json").read_text())
     assert meta["tokens_trained"] == result.tokens and meta["step"] == result.steps
     assert meta["preset"] == "nextterm-1m" and meta["data"] == str(data_dir.resolve())
@@ -98,7 +107,12 @@ def test_tiny_model_trains_and_writes_checkpoints(data_dir, tmp_path):
     best = json.loads((out / "best_val" / "oeis_checkpoint_meta.json").read_text())
     assert best["val_loss"] == pytest.approx(result.best_val_loss)
     tokens = int(checkpoints[-1].rsplit("_", 1)[1])
-    assert json.loads((out / checkpoints[-1] / "oeis_checkpoint_meta.json").read_text())["tokens_trained"] == tokens
+    assert (
+        json.loads((out / checkpoints[-1] / "oeis_checkpoint_meta.json").read_text())[
+            "tokens_trained"
+        ]
+        == tokens
+    )
     resolved = json.loads((out / "train_config.json").read_text())
     assert resolved["tokens"] == 12_000 and resolved["resolved"]["world_size"] == 1
     assert "lm_head.weight" in resolved["resolved"]["adamw_parameters"]
@@ -134,9 +148,21 @@ def test_sigkill_and_resume_reproduces_the_uninterrupted_losses(data_dir, tmp_pa
 
     killed = tmp_path / "killed"
     config = _config_file(tmp_path, **common)
-    command = [sys.executable, "-m", "nextterm.train", "--config", str(config),
-               "--data", str(data_dir), "--out", str(killed), "--no-progress"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    command = [
+        sys.executable,
+        "-m",
+        "nextterm.train",
+        "--config",
+        str(config),
+        "--data",
+        str(data_dir),
+        "--out",
+        str(killed),
+        "--no-progress",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env()
+    )
     deadline = time.monotonic() + 60
     while not list(killed.glob("checkpoint_tokens_*")) and process.poll() is None:
         assert time.monotonic() < deadline, "no checkpoint appeared"
@@ -145,7 +171,11 @@ def test_sigkill_and_resume_reproduces_the_uninterrupted_losses(data_dir, tmp_pa
     assert process.wait() == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
     assert not (killed / FINAL_LATEST).exists()
 
-    train(make_config(SETTINGS, data=str(data_dir), out=str(killed), **common), resume=True, progress=False)
+    train(
+        make_config(SETTINGS, data=str(data_dir), out=str(killed), **common),
+        resume=True,
+        progress=False,
+    )
     expected, resumed = _losses(straight), _losses(killed)
     assert sorted(resumed) == sorted(expected)
     for step, loss in expected.items():
@@ -158,10 +188,26 @@ def test_sigkill_and_resume_reproduces_the_uninterrupted_losses(data_dir, tmp_pa
 
 def test_two_process_ddp_on_gloo(data_dir, tmp_path):
     out = tmp_path / "ddp"
-    config = _config_file(tmp_path, tokens=4_000, eval_every_tokens=2_000, checkpoint_every_tokens=2_000)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "nextterm.train", "--config", str(config), "--data", str(data_dir),
-               "--out", str(out), "--no-progress"]
+    config = _config_file(
+        tmp_path, tokens=4_000, eval_every_tokens=2_000, checkpoint_every_tokens=2_000
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "nextterm.train",
+        "--config",
+        str(config),
+        "--data",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=240, env=_env())
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.count("trained ") == 1  # only rank 0 reports
@@ -181,10 +227,26 @@ def test_sca_backbone_trains_and_predicts_like_the_qwen3_presets(data_dir, tmp_p
     from nextterm.predict import load_predictor
 
     out = tmp_path / "sca"
-    sca_model = {"num_layers": 3, "d_model": 32, "d_ff": 64, "num_heads": 2, "num_kv_heads": 1,
-                 "seqcond_heads": 2, "num_query_heads": 2, "maxlen": 64}
-    config = make_config(SETTINGS, preset="nextterm-sca-1m", model=sca_model, data=str(data_dir),
-                         out=str(out), tokens=3_000, eval_every_tokens=0, checkpoint_every_tokens=0)
+    sca_model = {
+        "num_layers": 3,
+        "d_model": 32,
+        "d_ff": 64,
+        "num_heads": 2,
+        "num_kv_heads": 1,
+        "seqcond_heads": 2,
+        "num_query_heads": 2,
+        "maxlen": 64,
+    }
+    config = make_config(
+        SETTINGS,
+        preset="nextterm-sca-1m",
+        model=sca_model,
+        data=str(data_dir),
+        out=str(out),
+        tokens=3_000,
+        eval_every_tokens=0,
+        checkpoint_every_tokens=0,
+    )
     result = train(config, progress=False)
     losses = list(_losses(out).values())
     assert result.tokens >= 3_000 and losses[-1] < losses[0]
@@ -195,4 +257,7 @@ def test_sca_backbone_trains_and_predicts_like_the_qwen3_presets(data_dir, tmp_p
     if value is None:  # a barely trained model may not finish a term within its budget
         assert candidates == []
     else:
-        assert (candidates[0].value, candidates[0].confidence) == (value, pytest.approx(probability))
+        assert (candidates[0].value, candidates[0].confidence) == (
+            value,
+            pytest.approx(probability),
+        )

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_progression_data
 
+from conftest import write_progression_data
 from nextterm.data.packed import PackedReader
 from nextterm.train.autobatch import candidates, probe_micro_batch
 from nextterm.train.config import make_config
@@ -49,13 +49,33 @@ def test_cpu_rehearsal_of_the_gpu_command(bundle, tmp_path):
     """scripts/gpu_train.sh with the tiny preset and a 30 s budget, without python-flint."""
     shim = tmp_path / "shim" / "flint"
     shim.mkdir(parents=True)
-    (shim / "__init__.py").write_text("raise ImportError('python-flint is not on the GPU machine')\n")
+    (shim / "__init__.py").write_text(
+        "raise ImportError('python-flint is not on the GPU machine')\n"
+    )
     out = tmp_path / "out"
-    command = ["bash", str(ROOT / "scripts" / "gpu_train.sh"), str(out),
-               "--config", str(ROOT / "configs" / "cpu-rehearsal.toml"), "--input", str(bundle),
-               "--work", str(tmp_path / "work"), "--budget-s", str(REHEARSAL_BUDGET_S),
-               "--train-s", str(REHEARSAL_BUDGET_S), "--reserve-s", "6"]
-    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(shim.parent), "OMP_NUM_THREADS": "1"}
+    command = [
+        "bash",
+        str(ROOT / "scripts" / "gpu_train.sh"),
+        str(out),
+        "--config",
+        str(ROOT / "configs" / "cpu-rehearsal.toml"),
+        "--input",
+        str(bundle),
+        "--work",
+        str(tmp_path / "work"),
+        "--budget-s",
+        str(REHEARSAL_BUDGET_S),
+        "--train-s",
+        str(REHEARSAL_BUDGET_S),
+        "--reserve-s",
+        "6",
+    ]
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "PYTHONPATH": str(shim.parent),
+        "OMP_NUM_THREADS": "1",
+    }
     started = time.monotonic()
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     wall = time.monotonic() - started
@@ -63,16 +83,29 @@ def test_cpu_rehearsal_of_the_gpu_command(bundle, tmp_path):
     assert wall < REHEARSAL_BUDGET_S + 10
 
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["checkpoint.tar", "loss.png", "metrics.jsonl", "model.safetensors", "results.json"]
+    assert names == [
+        "checkpoint.tar",
+        "loss.png",
+        "metrics.jsonl",
+        "model.safetensors",
+        "results.json",
+    ]
     assert check_limits(out) == []
     results = json.loads((out / "results.json").read_text())
     assert results["within_budget"] and results["total_s"] <= REHEARSAL_BUDGET_S
     assert results["input"]["kind"] == "bundle" and results["machine"]["device"] == "cpu"
     assert results["micro_batch_tokens"] == 2048 and results["probe"][0]["fits"]
     run = results["run"]
-    assert run["steps"] >= 3 and math.isfinite(run["val_loss"]) and run["next_term_accuracy"] is not None
-    losses = [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
-              if r["kind"] == "train"]
+    assert (
+        run["steps"] >= 3
+        and math.isfinite(run["val_loss"])
+        and run["next_term_accuracy"] is not None
+    )
+    losses = [
+        r["loss"]
+        for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+        if r["kind"] == "train"
+    ]
     assert sum(losses[-3:]) / 3 < losses[0]
     assert set(results["phases_s"]) == {"imports", "prepare", "setup", "train_loop", "export"}
 
@@ -95,17 +128,40 @@ def one_thread():
 
 
 def test_time_limit_ends_the_run_with_the_cooldown(data_dir, tmp_path, one_thread):
-    model = {"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
-             "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 64}
+    model = {
+        "num_hidden_layers": 1,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "max_position_embeddings": 64,
+    }
     config = make_config(
-        {"preset": "nextterm-1m", "model": model, "context_len": 64, "micro_batch_tokens": 256,
-         "step_tokens": 256, "val_tokens": 256, "accuracy_samples": 0, "device": "cpu"},
-        data=str(data_dir), out=str(tmp_path / "run"), tokens=10**9, time_budget_s=3.0,
-        eval_every_tokens=0, checkpoint_every_tokens=0, warmup_frac=0.0, cooldown_frac=0.5,
+        {
+            "preset": "nextterm-1m",
+            "model": model,
+            "context_len": 64,
+            "micro_batch_tokens": 256,
+            "step_tokens": 256,
+            "val_tokens": 256,
+            "accuracy_samples": 0,
+            "device": "cpu",
+        },
+        data=str(data_dir),
+        out=str(tmp_path / "run"),
+        tokens=10**9,
+        time_budget_s=3.0,
+        eval_every_tokens=0,
+        checkpoint_every_tokens=0,
+        warmup_frac=0.0,
+        cooldown_frac=0.5,
     )
     result = train(config, progress=False)
     assert result.steps >= 5 and result.tokens < 10**9
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     rates = [r["lr_muon"] for r in records if r["kind"] == "train"]
     assert rates[0] > 0.9 * config.muon_lr  # the clock, not the 10**9 tokens, drives the schedule
     assert rates[-1] < 0.2 * config.min_lr_ratio * config.muon_lr
@@ -118,12 +174,31 @@ def test_time_limit_ends_the_run_with_the_cooldown(data_dir, tmp_path, one_threa
 def test_batch_probe_candidates_and_cpu_choice():
     from nextterm.models.presets import create_model
 
-    assert candidates(524_288, 1024) == [524_288, 262_144, 131_072, 65_536, 32_768, 16_384, 8_192, 4_096,
-                                         2_048, 1_024]
+    assert candidates(524_288, 1024) == [
+        524_288,
+        262_144,
+        131_072,
+        65_536,
+        32_768,
+        16_384,
+        8_192,
+        4_096,
+        2_048,
+        1_024,
+    ]
     assert candidates(1000, 1000) == [1000]
-    model = create_model("nextterm-1m", num_hidden_layers=1, hidden_size=32, intermediate_size=64,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16).train()
-    chosen, probes = probe_micro_batch(model, model, 256, 64, torch.device("cpu"), torch.float32, timed_passes=1)
+    model = create_model(
+        "nextterm-1m",
+        num_hidden_layers=1,
+        hidden_size=32,
+        intermediate_size=64,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+    ).train()
+    chosen, probes = probe_micro_batch(
+        model, model, 256, 64, torch.device("cpu"), torch.float32, timed_passes=1
+    )
     assert chosen == 256 and len(probes) == 1 and probes[0].tokens_per_second > 0
     assert all(p.grad is None for p in model.parameters())
 
@@ -149,7 +224,9 @@ def test_check_limits_names_each_problem(tmp_path):
         (tmp_path / f"f{index}").write_bytes(b"x")
     (tmp_path / "big").write_bytes(b"x" * (MAX_FILE_BYTES + 1))
     problems = check_limits(tmp_path)
-    assert any("10 entries" in p for p in problems) and any(p.startswith("big has") for p in problems)
+    assert any("10 entries" in p for p in problems) and any(
+        p.startswith("big has") for p in problems
+    )
 
 
 def test_sharded_bf16_export_loads_back(tmp_path):
@@ -162,7 +239,9 @@ def test_sharded_bf16_export_loads_back(tmp_path):
     assert len(shards) > 1 and all(p.stat().st_size < 700_000 for p in shards)
     loaded = load_checkpoint(directory)
     assert next(loaded.parameters()).dtype == torch.bfloat16
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
 
 
@@ -174,8 +253,16 @@ def test_compare_evals_ships_only_an_improvement(tmp_path):
         sys.path.remove(str(ROOT / "scripts"))
 
     def summary(name: str, predictor: str, accuracy: float, limit: int = 2048) -> str:
-        oeis = {"accuracy": accuracy, "data": "runs/data/heldout.jsonl", "limit": limit, "seed": 0, "items": limit}
-        (tmp_path / name).write_text(json.dumps({"predictor": predictor, "benchmarks": {"oeis": oeis}}))
+        oeis = {
+            "accuracy": accuracy,
+            "data": "runs/data/heldout.jsonl",
+            "limit": limit,
+            "seed": 0,
+            "items": limit,
+        }
+        (tmp_path / name).write_text(
+            json.dumps({"predictor": predictor, "benchmarks": {"oeis": oeis}})
+        )
         return str(tmp_path / name)
 
     current = [summary("m.json", "model", 0.08), summary("h.json", "hybrid", 0.30)]

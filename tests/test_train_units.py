@@ -9,9 +9,9 @@ import random
 
 import numpy as np
 import pytest
-from conftest import TINY_QWEN3
 import torch
 
+from conftest import TINY_QWEN3
 from nextterm.train.checkpoints import (
     BEST_VAL,
     CheckpointManager,
@@ -23,6 +23,7 @@ from nextterm.train.config import ConfigError, load_config, make_config
 from nextterm.train.metrics import MetricsLog, mfu, peak_flops
 from nextterm.train.optim import HybridOptimizer, split_parameters
 from nextterm.train.schedule import Schedule
+
 
 def tiny_model(**overrides):
     from nextterm.models.presets import create_model
@@ -73,8 +74,15 @@ def test_split_puts_hidden_matrices_in_muon_and_the_rest_in_adamw():
     assert muon | adamw == {name for name, _ in model.named_parameters()}
     assert "model.embed_tokens.weight" in adamw and "lm_head.weight" in adamw
     assert all(p.ndim == 2 for _, p in split.muon)
-    for suffix in ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight",
-                   "gate_proj.weight", "up_proj.weight", "down_proj.weight"):
+    for suffix in (
+        "q_proj.weight",
+        "k_proj.weight",
+        "v_proj.weight",
+        "o_proj.weight",
+        "gate_proj.weight",
+        "up_proj.weight",
+        "down_proj.weight",
+    ):
         assert any(name.endswith(suffix) for name in muon), suffix
     assert any("norm" in name for name in adamw)
 
@@ -100,7 +108,9 @@ def test_hybrid_optimizer_sets_rates_steps_and_round_trips_state():
     clone = HybridOptimizer(tiny_model().train())
     clone.load_state_dict(optimizer.state_dict())
     momentum = clone.optimizers[0].state_dict()["state"][0]["momentum_buffer"]
-    assert torch.equal(momentum, optimizer.optimizers[0].state_dict()["state"][0]["momentum_buffer"])
+    assert torch.equal(
+        momentum, optimizer.optimizers[0].state_dict()["state"][0]["momentum_buffer"]
+    )
     with pytest.raises(ValueError):
         clone.load_state_dict(optimizer.state_dict()[:1])
 
@@ -110,8 +120,10 @@ def test_hybrid_optimizer_sets_rates_steps_and_round_trips_state():
 
 def test_config_toml_then_flags(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('preset = "nextterm-3m"\ncontext_len = 128\nmicro_batch_tokens = 512\n'
-                    'adamw_betas = [0.8, 0.9]\n[model]\nnum_hidden_layers = 2\n')
+    path.write_text(
+        'preset = "nextterm-3m"\ncontext_len = 128\nmicro_batch_tokens = 512\n'
+        "adamw_betas = [0.8, 0.9]\n[model]\nnum_hidden_layers = 2\n"
+    )
     config = load_config(path, data="d", out="o", context_len=256, preset=None)
     assert config.preset == "nextterm-3m"
     assert config.context_len == 256  # the flag wins over the file
@@ -216,15 +228,31 @@ def test_commands_module_is_cheap_to_import():
     import subprocess
     import sys
 
-    code = "import sys, nextterm.train.commands; assert 'torch' not in sys.modules, 'torch imported'"
+    code = (
+        "import sys, nextterm.train.commands; assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_module_entry_reports_user_errors(tmp_path, capsys):
     from nextterm.train.__main__ import main
 
-    code = main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--tokens", "100",
-                 "--context-len", "32", "--micro-batch-tokens", "64", "--device", "cpu"])
+    code = main(
+        [
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "run"),
+            "--tokens",
+            "100",
+            "--context-len",
+            "32",
+            "--micro-batch-tokens",
+            "64",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 2
     assert "has no train.packed" in capsys.readouterr().err
     assert main(["--data", str(tmp_path), "--out", "o", "--tokens", "0"]) == 2
@@ -238,8 +266,24 @@ def test_register_adds_the_train_subcommand():
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
-    args = parser.parse_args(["train", "--preset", "nextterm-1m", "--data", "d", "--tokens", "5",
-                              "--out", "o", "--resume", "--muon-lr", "0.02", "--threads", "1"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--preset",
+            "nextterm-1m",
+            "--data",
+            "d",
+            "--tokens",
+            "5",
+            "--out",
+            "o",
+            "--resume",
+            "--muon-lr",
+            "0.02",
+            "--threads",
+            "1",
+        ]
+    )
     assert args.func is run and args.resume and args.muon_lr == 0.02 and args.threads == 1
 
 

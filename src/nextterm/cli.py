@@ -45,7 +45,9 @@ def _confidence_label(confidence: float) -> str:
 
 
 def _describe(candidate: Candidate, rank: int, n_terms: int) -> str:
-    values = ", ".join(str(term) for term in (candidate.continuation or (candidate.value,))[:n_terms])
+    values = ", ".join(
+        str(term) for term in (candidate.continuation or (candidate.value,))[:n_terms]
+    )
     line = (
         f"{rank}. {values}    confidence {candidate.confidence:.3f} "
         f"({_confidence_label(candidate.confidence)}), {candidate.method}: {candidate.explanation}"
@@ -147,7 +149,9 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
         default="hybrid",
         help="which predictor (default hybrid: verified solvers first, then the model)",
     )
-    parser.add_argument("--model", help="checkpoint directory or hub id (default: the shipped model)")
+    parser.add_argument(
+        "--model", help="checkpoint directory or hub id (default: the shipped model)"
+    )
     parser.add_argument("--no-model", action="store_true", help="exact solvers only")
     add_lookup_arguments(parser)
     _add_effort(parser)
@@ -166,7 +170,8 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The full ``nextterm`` parser with every room's subcommands."""
     parser = argparse.ArgumentParser(
-        prog="nextterm", description="Integer-sequence continuation: the next terms, how sure, and why."
+        prog="nextterm",
+        description="Integer-sequence continuation: the next terms, how sure, and why.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_predict(subparsers)

@@ -24,8 +24,12 @@ def report_bug(error: BaseException) -> str:
     """Write the traceback of ``error`` (not a :class:`NextTermError`) to a file in the temporary
     directory and return one line for the user that says it is a bug and where the file is."""
     text = "".join(traceback.format_exception(error))
-    handle, name = tempfile.mkstemp(prefix=f"nextterm-bug-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt")
+    handle, name = tempfile.mkstemp(
+        prefix=f"nextterm-bug-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt"
+    )
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write(text)
-    summary = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    summary = (
+        f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    )
     return f"internal error (a bug in nextterm, not in your input): {summary}; traceback written to {name}"

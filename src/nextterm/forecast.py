@@ -248,7 +248,13 @@ def _fit(names: Sequence[str], y: np.ndarray, h: int) -> list[_Member]:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 out = _model(name).forecast(y=y, h=h, level=[LEVEL] if interval else None)
-        except (ValueError, ArithmeticError, NotImplementedError, IndexError, np.linalg.LinAlgError):
+        except (
+            ValueError,
+            ArithmeticError,
+            NotImplementedError,
+            IndexError,
+            np.linalg.LinAlgError,
+        ):
             continue
         except Exception as error:  # statsforecast raises a bare Exception when no model fits
             if "no model" not in str(error):
@@ -257,7 +263,9 @@ def _fit(names: Sequence[str], y: np.ndarray, h: int) -> list[_Member]:
         mean = np.asarray(out["mean"], dtype=float)
         bounds = None
         if interval:
-            bounds = np.array([np.asarray(out[f"{side}-{LEVEL}"], dtype=float) for side in ("lo", "hi")])
+            bounds = np.array(
+                [np.asarray(out[f"{side}-{LEVEL}"], dtype=float) for side in ("lo", "hi")]
+            )
         if np.isfinite(mean).all() and (bounds is None or np.isfinite(bounds).all()):
             members.append(_Member(name, mean, bounds))
     return members

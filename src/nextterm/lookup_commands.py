@@ -85,10 +85,19 @@ def _lookup(args: argparse.Namespace) -> int:
     index = LookupIndex.load(path)
     matches = index.search(terms, limit=args.limit, ignore_sign=args.ignore_sign)
     if args.json:
-        print(json.dumps([
-            {"anum": m.anum, "name": m.name, "offset": m.offset, "next_terms": list(m.next_terms)}
-            for m in matches
-        ]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "anum": m.anum,
+                        "name": m.name,
+                        "offset": m.offset,
+                        "next_terms": list(m.next_terms),
+                    }
+                    for m in matches
+                ]
+            )
+        )
     else:
         for m in matches:
             following = ", ".join(str(t) for t in m.next_terms[:5]) or "(end of data)"

@@ -102,10 +102,14 @@ class ModelPredictor:
             # True greedy decoding (the card's protocol): a width-1 beam would also collect every
             # shorter prefix of the greedy term, whose stop probabilities a weak model overrates.
             greedy = self.engine.greedy_next_term([list(terms) for terms in sequences])
-            ranked = [[(value, probability)] if value is not None else [] for value, probability in greedy]
+            ranked = [
+                [(value, probability)] if value is not None else [] for value, probability in greedy
+            ]
         else:
             ranked = self.engine.beam_next_term(
-                [list(terms) for terms in sequences], beam_width=max(self.beam_width, top_k), top_k=top_k
+                [list(terms) for terms in sequences],
+                beam_width=max(self.beam_width, top_k),
+                top_k=top_k,
             )
         extensions: dict[tuple[int, int], list[int | None]] = {}
         if n_terms > 1:
@@ -146,7 +150,9 @@ class LookupPredictor:
     ) -> list[list[Candidate]]:
         from nextterm.lookup import lookup_candidates
 
-        return [lookup_candidates(self.index, terms, n_terms=n_terms)[:top_k] for terms in sequences]
+        return [
+            lookup_candidates(self.index, terms, n_terms=n_terms)[:top_k] for terms in sequences
+        ]
 
 
 class HybridPredictor:
@@ -187,7 +193,9 @@ class HybridPredictor:
         source offers at least :data:`CANDIDATES_PER_SOURCE`, so that agreement can be seen."""
         top_k = max(top_k, CANDIDATES_PER_SOURCE)
         exact = self.solvers.predict_batch(sequences, n_terms=n_terms, top_k=top_k)
-        others = [source.predict_batch(sequences, n_terms=n_terms, top_k=top_k) for source in self.others]
+        others = [
+            source.predict_batch(sequences, n_terms=n_terms, top_k=top_k) for source in self.others
+        ]
         return [[c for lists in found for c in lists] for found in zip(exact, *others)]
 
     def value_features(self, sequences: list[list[int]], found: list[list[Candidate]]):
@@ -213,7 +221,10 @@ class HybridPredictor:
         ranked = self._rank(sequences, n_terms, top_k)
         if not self.forecast:
             return ranked
-        return [_forecast_route(list(terms), row, n_terms, top_k) for terms, row in zip(sequences, ranked)]
+        return [
+            _forecast_route(list(terms), row, n_terms, top_k)
+            for terms, row in zip(sequences, ranked)
+        ]
 
     def _rank(self, sequences: list[list[int]], n_terms: int, top_k: int) -> list[list[Candidate]]:
         found = self.candidates_batch(sequences, n_terms=n_terms, top_k=top_k)
@@ -230,19 +241,25 @@ class HybridPredictor:
         ranked = []
         for groups, rows in self.value_features(sequences, found):
             probabilities = self.ranker.probabilities(rows) if len(groups) else []
-            ranked.append(sorted(
-                (_ranked_candidate(group, float(p)) for group, p in zip(groups, probabilities)),
-                key=lambda c: (-c.confidence, -c.details["raw_confidence"]),
-            )[:top_k])
+            ranked.append(
+                sorted(
+                    (_ranked_candidate(group, float(p)) for group, p in zip(groups, probabilities)),
+                    key=lambda c: (-c.confidence, -c.details["raw_confidence"]),
+                )[:top_k]
+            )
         return ranked
 
 
-def _forecast_route(terms: list[int], ranked: list[Candidate], n_terms: int, top_k: int) -> list[Candidate]:
+def _forecast_route(
+    terms: list[int], ranked: list[Candidate], n_terms: int, top_k: int
+) -> list[Candidate]:
     """A measured series (noisy, no exact structure) that no rule verifies gets the statistical
     forecast first: unverified guesses (model, lookup, short rules) extrapolate noise wildly."""
     from nextterm.forecast import forecast_candidates, looks_measured
 
-    if any(_is_solver(c) and c.details.get("verified", True) for c in ranked) or not looks_measured(terms):
+    if any(_is_solver(c) and c.details.get("verified", True) for c in ranked) or not looks_measured(
+        terms
+    ):
         return ranked
     return (forecast_candidates(terms, n_terms) + ranked)[:top_k]
 
@@ -255,14 +272,18 @@ def _is_solver(candidate: Candidate) -> bool:
 def _ranked_candidate(group, probability: float) -> Candidate:
     """The candidate that speaks for a value group, with the ranker's probability."""
     lead = group.lead
-    others = {source_of(c): round(c.confidence, 6) for c in group.by_source.values() if c is not lead}
+    others = {
+        source_of(c): round(c.confidence, 6) for c in group.by_source.values() if c is not lead
+    }
     details = {
         **lead.details,
         "raw_confidence": lead.confidence,
         "source": source_of(lead),
         **({"other_sources": others} if others else {}),
     }
-    return _named(replace(lead, confidence=probability, details=details), group.by_source.get("lookup"))
+    return _named(
+        replace(lead, confidence=probability, details=details), group.by_source.get("lookup")
+    )
 
 
 def _named(candidate: Candidate, lookup: Candidate | None) -> Candidate:
@@ -347,7 +368,9 @@ def load_predictor(
         effort: the rule search's effort (``default`` or ``deep``) for ``solvers`` and ``hybrid``.
     """
     if kind not in PREDICTOR_KINDS:
-        raise PredictorError(f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTOR_KINDS)}")
+        raise PredictorError(
+            f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTOR_KINDS)}"
+        )
     if calibration is not None and kind != "hybrid":
         raise PredictorError(f"a calibration applies to the hybrid predictor, not to {kind!r}")
     if kind == "solvers":

@@ -71,9 +71,7 @@ def parse_terms(text: str) -> list[int]:
     if not isinstance(text, str):
         raise SequenceError(f"expected text, got {type(text).__name__}")
     if len(text) > MAX_INPUT_CHARS:
-        raise SequenceError(
-            f"input has {len(text)} characters; the limit is {MAX_INPUT_CHARS}"
-        )
+        raise SequenceError(f"input has {len(text)} characters; the limit is {MAX_INPUT_CHARS}")
     body = text.strip()
     if body[:1] in "[(" and body[-1:] in "])" and body:
         body = body[1:-1]
@@ -107,9 +105,7 @@ def validate_terms(terms: Iterable[object]) -> list[int]:
         if isinstance(item, int):
             # bit_length bounds the digit count cheaply before any int -> str conversion.
             if item.bit_length() > 3.33 * MAX_TERM_DIGITS or len(str(abs(item))) > MAX_TERM_DIGITS:
-                raise SequenceError(
-                    f"term {index + 1} has more than {MAX_TERM_DIGITS} digits"
-                )
+                raise SequenceError(f"term {index + 1} has more than {MAX_TERM_DIGITS} digits")
             result.append(item)
         else:
             result.append(_parse_term(item.strip(), index + 1))

@@ -109,9 +109,19 @@ def decode_terms(ids: Iterable[int]) -> list[int]:
 
 def build_hf_tokenizer():
     """A ``tokenizers.Tokenizer`` with one token per character and the other characters dropped."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
-    tokenizer = Tokenizer(models.WordLevel({token: i for i, token in enumerate(TOKENS)}, unk_token=None))
+    tokenizer = Tokenizer(
+        models.WordLevel({token: i for i, token in enumerate(TOKENS)}, unk_token=None)
+    )
     tokenizer.normalizer = normalizers.Replace(Regex(r"[^0-9,\-]"), "")
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     tokenizer.add_special_tokens([BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, RESERVED_TOKEN])

@@ -77,7 +77,15 @@ def sub_range(terms: Terms, start: int, length: int) -> Terms:
     return terms[start : start + length]
 
 
-PRESERVING = ("scale", "negate", "alternate", "add_constant", "swap_pairs", "partial_sums", "reduce_mod")
+PRESERVING = (
+    "scale",
+    "negate",
+    "alternate",
+    "add_constant",
+    "swap_pairs",
+    "partial_sums",
+    "reduce_mod",
+)
 REDUCING = ("every_kth", "first_differences", "sub_range")
 
 
@@ -90,11 +98,20 @@ class AugmentConfig:
     copies: int = 2
     """Augmented copies written per real training sequence (0 turns augmentation off)."""
     p_reduce: float = 0.5
-    weights: dict[str, float] = field(default_factory=lambda: {
-        "scale": 1.0, "negate": 0.5, "alternate": 0.5, "add_constant": 1.0, "swap_pairs": 0.3,
-        "partial_sums": 1.0, "reduce_mod": 0.5,
-        "every_kth": 1.0, "first_differences": 1.0, "sub_range": 1.0,
-    })
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "scale": 1.0,
+            "negate": 0.5,
+            "alternate": 0.5,
+            "add_constant": 1.0,
+            "swap_pairs": 0.3,
+            "partial_sums": 1.0,
+            "reduce_mod": 0.5,
+            "every_kth": 1.0,
+            "first_differences": 1.0,
+            "sub_range": 1.0,
+        }
+    )
     scale_range: tuple[int, int] = (2, 9)
     constant_range: tuple[int, int] = (-10, 10)
     modulus_range: tuple[int, int] = (2, 10)
@@ -148,14 +165,18 @@ def _apply(name: str, terms: Terms, rng: random.Random, config: AugmentConfig) -
     raise DataError(f"unknown augmentation {name!r}")
 
 
-def _pick(group: tuple[str, ...], rng: random.Random, config: AugmentConfig, exclude=()) -> str | None:
+def _pick(
+    group: tuple[str, ...], rng: random.Random, config: AugmentConfig, exclude=()
+) -> str | None:
     pool = [name for name in config._pools[group] if name not in exclude]
     if not pool:
         return None
     return rng.choices(pool, weights=[config.weights[name] for name in pool])[0]
 
 
-def augment(terms: Terms, rng: random.Random, config: AugmentConfig) -> tuple[Terms, tuple[str, ...]] | None:
+def augment(
+    terms: Terms, rng: random.Random, config: AugmentConfig
+) -> tuple[Terms, tuple[str, ...]] | None:
     """One augmented copy of ``terms`` and the transform names applied, or None when the result
     would have fewer than ``config.min_terms`` terms or equal the input."""
     chain: list[str] = []

@@ -105,7 +105,7 @@ class TokenBatches:
             for end in range(1, len(bucket) + 1):
                 if end < len(bucket) and (end + 1 - first) * lengths[end] <= self.max_tokens:
                     continue
-                batches.append(bucket[first : end])
+                batches.append(bucket[first:end])
                 first = end
         shuffled = [batches[i] for i in rng.permutation(len(batches))]
         per_rank = len(shuffled) // self.world_size
@@ -160,7 +160,14 @@ class TokenBatches:
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Resume at ``state``'s position; raises ValueError if it was made with other settings."""
         current = self.state_dict()
-        for key in ("seed", "world_size", "max_tokens", "context_len", "bucket_size", "num_sequences"):
+        for key in (
+            "seed",
+            "world_size",
+            "max_tokens",
+            "context_len",
+            "bucket_size",
+            "num_sequences",
+        ):
             if key in state and int(state[key]) != current[key]:
                 raise DataError(
                     f"batch state was saved with {key}={state[key]}, this sampler has {current[key]}"

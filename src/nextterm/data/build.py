@@ -35,7 +35,15 @@ from nextterm.data.encode import encode_sequence, encode_text_ids, truncate_text
 from nextterm.data.oeis import bfile_path, extend_with_bfile, read_bfile, read_stripped
 from nextterm.data.packed import PackedReader, PackedWriter
 from nextterm.data.splits import (
-    HELDOUT, TRAIN, VAL, SplitConfig, SplitReport, assign_splits, decontaminate, make_item, term_count,
+    HELDOUT,
+    TRAIN,
+    VAL,
+    SplitConfig,
+    SplitReport,
+    assign_splits,
+    decontaminate,
+    make_item,
+    term_count,
 )
 from nextterm.data.synthetic import SyntheticConfig, cap_digits, generate
 from nextterm.sequences import MAX_TERM_DIGITS
@@ -75,8 +83,10 @@ def config_from_dict(values: dict) -> BuildConfig:
             section = kwargs[name]
             fields = {f.name for f in dataclasses.fields(cls)}
             if not isinstance(section, dict) or set(section) - fields:
-                raise DataError(f"config section {name!r} must be an object with keys among: "
-                                 f"{', '.join(sorted(fields))}")
+                raise DataError(
+                    f"config section {name!r} must be an object with keys among: "
+                    f"{', '.join(sorted(fields))}"
+                )
             section = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
             kwargs[name] = cls(**section)
     return BuildConfig(**kwargs)
@@ -94,13 +104,18 @@ def load_config(path: str | Path) -> BuildConfig:
 
 
 def read_sequences(
-    stripped: str | Path, config: BuildConfig, counts: Counter, bfiles: str | Path | None = None,
+    stripped: str | Path,
+    config: BuildConfig,
+    counts: Counter,
+    bfiles: str | Path | None = None,
     progress: bool = True,
 ) -> list[tuple[str, str]]:
     """Non-degenerate ``(A-number, text)`` pairs, b-file extended and digit-capped."""
     kept = []
-    too_long = re.compile(r"\d{%d}" % (config.max_term_digits + 1))
-    for anumber, text in tqdm(read_stripped(stripped), desc="read", unit=" seq", disable=not progress):
+    too_long = re.compile(rf"\d{{{config.max_term_digits + 1}}}")
+    for anumber, text in tqdm(
+        read_stripped(stripped), desc="read", unit=" seq", disable=not progress
+    ):
         counts["read"] += 1
         if bfiles is not None and bfile_path(bfiles, anumber).is_file():
             extended = extend_with_bfile(text, read_bfile(bfile_path(bfiles, anumber)))
@@ -144,7 +159,9 @@ def build(
     _write_items(out / "heldout.jsonl", splits[HELDOUT], config.split.max_prompt_tokens)
     rng = random.Random(f"{config.seed}:val")
     sample = sorted(rng.sample(range(len(splits[VAL])), min(config.val_items, len(splits[VAL]))))
-    _write_items(out / "val.jsonl", [splits[VAL][i] for i in sample], config.split.max_prompt_tokens)
+    _write_items(
+        out / "val.jsonl", [splits[VAL][i] for i in sample], config.split.max_prompt_tokens
+    )
     (out / "train_ids.txt").write_text("".join(f"{anumber}\n" for anumber, _ in splits[TRAIN]))
 
     with PackedWriter(out / "val.packed") as writer:
@@ -181,7 +198,9 @@ def build(
                 packed["augmented_sequences"] += 1
                 packed["augmented_tokens"] += len(tokens)
         rng = random.Random(f"{config.seed}:synthetic")
-        for _ in tqdm(range(config.synthetic.count), desc="synthetic", unit=" seq", disable=not progress):
+        for _ in tqdm(
+            range(config.synthetic.count), desc="synthetic", unit=" seq", disable=not progress
+        ):
             result = generate(rng, config.synthetic)
             if result is None:
                 packed["synthetic_rejected"] += 1
@@ -202,8 +221,12 @@ def build(
         "val_jsonl_items": len(sample),
         "train_packed": {
             **dict(packed),
-            "sequences": packed["real_sequences"] + packed["augmented_sequences"] + packed["synthetic_sequences"],
-            "tokens": packed["real_tokens"] + packed["augmented_tokens"] + packed["synthetic_tokens"],
+            "sequences": packed["real_sequences"]
+            + packed["augmented_sequences"]
+            + packed["synthetic_sequences"],
+            "tokens": packed["real_tokens"]
+            + packed["augmented_tokens"]
+            + packed["synthetic_tokens"],
             "bytes": os.path.getsize(out / "train.packed"),
         },
         "val_packed": {"sequences": len(splits[VAL]), "tokens": val_tokens},
@@ -214,4 +237,3 @@ def build(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
-

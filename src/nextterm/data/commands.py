@@ -19,7 +19,9 @@ class DataCommandError(NextTermError):
 
 def register(subparsers) -> None:
     """Add ``data`` with its subcommands to the main CLI's subparsers."""
-    data = subparsers.add_parser("data", help="OEIS data: download, build training files, pack, decode")
+    data = subparsers.add_parser(
+        "data", help="OEIS data: download, build training files, pack, decode"
+    )
     commands = data.add_subparsers(dest="data_command", required=True)
 
     fetch = commands.add_parser(
@@ -28,9 +30,14 @@ def register(subparsers) -> None:
         description="Download the OEIS files (or copy them from --from DIR) into the cache folder "
         "and build the lookup index there; predict, serve and eval then use it by themselves.",
     )
-    fetch.add_argument("--out", help="folder to write them to (default: the cache folder, "
-                       "$NEXTTERM_CACHE or ~/.cache/nextterm)")
-    fetch.add_argument("--from", dest="source", help="copy the files from this local folder instead")
+    fetch.add_argument(
+        "--out",
+        help="folder to write them to (default: the cache folder, "
+        "$NEXTTERM_CACHE or ~/.cache/nextterm)",
+    )
+    fetch.add_argument(
+        "--from", dest="source", help="copy the files from this local folder instead"
+    )
     fetch.add_argument("--no-index", action="store_true", help="do not build the lookup index")
     fetch.set_defaults(func=_fetch)
 
@@ -40,21 +47,29 @@ def register(subparsers) -> None:
     source.add_argument("--stripped", help="path of a stripped(.gz) file")
     build.add_argument("--bfiles", help="directory of bNNNNNN.txt files that extend sequences")
     build.add_argument("--out", required=True, help="output directory")
-    build.add_argument("--config", help="JSON file with BuildConfig fields (nested split/augment/synthetic)")
+    build.add_argument(
+        "--config", help="JSON file with BuildConfig fields (nested split/augment/synthetic)"
+    )
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.set_defaults(func=_build)
 
     pack = commands.add_parser("pack", help="pack sequences from a text file into a .packed file")
-    pack.add_argument("input", help="one sequence a line: '1,2,3' / '1 2 3' or stripped format; '#' comments")
+    pack.add_argument(
+        "input", help="one sequence a line: '1,2,3' / '1 2 3' or stripped format; '#' comments"
+    )
     pack.add_argument("--out", required=True, help="packed file to write")
-    pack.add_argument("--max-tokens", type=int, default=None, help="cut each sequence on a term boundary")
+    pack.add_argument(
+        "--max-tokens", type=int, default=None, help="cut each sequence on a term boundary"
+    )
     pack.set_defaults(func=_pack)
 
     decode = commands.add_parser("decode", help="print the sequences of a .packed file")
     decode.add_argument("file")
     decode.add_argument("--start", type=int, default=0, help="first sequence index")
     decode.add_argument("--limit", type=int, default=None, help="at most this many sequences")
-    decode.add_argument("--raw", action="store_true", help="print tokens with <bos>/<eos> as stored")
+    decode.add_argument(
+        "--raw", action="store_true", help="print tokens with <bos>/<eos> as stored"
+    )
     decode.set_defaults(func=_decode)
 
 
@@ -78,9 +93,13 @@ def _fetch(args: argparse.Namespace) -> int:
                 urllib.request.urlretrieve(OEIS_URL.format(name=name), partial)
         except OSError as error:
             partial.unlink(missing_ok=True)
-            raise DataCommandError(f"{'copy' if args.source else 'download'} of {name} failed: {error}") from error
+            raise DataCommandError(
+                f"{'copy' if args.source else 'download'} of {name} failed: {error}"
+            ) from error
         partial.replace(target)
-    print("OEIS data: CC BY-SA 4.0, The On-Line Encyclopedia of Integer Sequences, https://oeis.org")
+    print(
+        "OEIS data: CC BY-SA 4.0, The On-Line Encyclopedia of Integer Sequences, https://oeis.org"
+    )
     if not args.no_index:
         from nextterm.lookup import LookupIndex
 
@@ -107,7 +126,9 @@ def _build(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else BuildConfig()
     if args.bfiles and not Path(args.bfiles).is_dir():
         raise DataCommandError(f"--bfiles {args.bfiles} is not a directory")
-    summary = build(_stripped_path(args), args.out, config, bfiles=args.bfiles, progress=not args.quiet)
+    summary = build(
+        _stripped_path(args), args.out, config, bfiles=args.bfiles, progress=not args.quiet
+    )
     shown = {key: value for key, value in summary.items() if key != "config"}
     print(json.dumps(shown, indent=2))
     print(f"wrote {args.out} (summary.json has the full summary and configuration)")

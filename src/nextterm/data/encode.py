@@ -38,7 +38,9 @@ def encode_text_ids(text: str, max_tokens: int | None = None) -> np.ndarray:
         text = truncate_text(text, max_tokens)
     bad = _NOT_TOKEN.search(text)
     if bad is not None:
-        raise DataError(f"sequence text has a character other than digits, '-' and ',': {bad.group()!r}")
+        raise DataError(
+            f"sequence text has a character other than digits, '-' and ',': {bad.group()!r}"
+        )
     return np.frombuffer(_BOS + text.encode("ascii").translate(_TABLE) + _EOS, dtype=np.uint8)
 
 

@@ -191,7 +191,9 @@ class PackedReader:
         try:
             size = self.path.stat().st_size
         except OSError as error:
-            raise PackedFormatError(f"cannot read packed file {self.path}: {error.strerror}") from error
+            raise PackedFormatError(
+                f"cannot read packed file {self.path}: {error.strerror}"
+            ) from error
         if size < HEADER_SIZE:
             raise PackedFormatError(f"{self.path} is too short to be a packed token file")
         header = np.fromfile(self.path, dtype=_HEADER_DTYPE, count=1)[0]

@@ -78,8 +78,11 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         self.pinned_to_train = frozenset(self.pinned_to_train)
-        if not (0 <= self.heldout_fraction and 0 <= self.val_fraction
-                and self.heldout_fraction + self.val_fraction < 1):
+        if not (
+            0 <= self.heldout_fraction
+            and 0 <= self.val_fraction
+            and self.heldout_fraction + self.val_fraction < 1
+        ):
             raise DataError("split fractions must be >= 0 and sum to less than 1")
         if self.min_terms < 2 or self.decontam_terms < 1 or self.heldout_min_terms < self.min_terms:
             raise DataError("min_terms >= 2, decontam_terms >= 1, heldout_min_terms >= min_terms")
@@ -186,11 +189,14 @@ def find_contaminated(texts: list[str], keys: Iterable[str]) -> set[int]:
     for key in keys:
         by_length.setdefault(term_count(key), set()).add(key)
     key_hashes = {
-        length: np.unique(np.array(
-            [_window_hashes(_hash_terms(key.split(",")[:-1]), length)[0] for key in group],
-            dtype=np.uint64,
-        ))
-        for length, group in by_length.items() if length > 0
+        length: np.unique(
+            np.array(
+                [_window_hashes(_hash_terms(key.split(",")[:-1]), length)[0] for key in group],
+                dtype=np.uint64,
+            )
+        )
+        for length, group in by_length.items()
+        if length > 0
     }
     found: set[int] = set()
     for start, chunk in _chunks(texts):
@@ -232,7 +238,8 @@ def decontaminate(
     """Rule 3: drop training and validation sequences holding a held-out key as a run."""
     core_windows = _core_windows(splits[TRAIN], config)
     heldout = [
-        item for item in splits[HELDOUT]
+        item
+        for item in splits[HELDOUT]
         if last_terms(item[1], config.decontam_terms) not in core_windows
     ]
     report.heldout_inside_core += len(splits[HELDOUT]) - len(heldout)

@@ -31,10 +31,15 @@ class SyntheticConfig:
     """How many synthetic sequences the build writes and the mix of families."""
 
     count: int = 400_000
-    mix: dict[str, float] = field(default_factory=lambda: {
-        "polynomial": 0.3, "linear_recurrence": 0.25, "geometric": 0.1,
-        "periodic": 0.1, "interleaved": 0.25,
-    })
+    mix: dict[str, float] = field(
+        default_factory=lambda: {
+            "polynomial": 0.3,
+            "linear_recurrence": 0.25,
+            "geometric": 0.1,
+            "periodic": 0.1,
+            "interleaved": 0.25,
+        }
+    )
     min_terms: int = 6
     max_terms: int = 40
     max_term_digits: int = 40
@@ -45,8 +50,10 @@ class SyntheticConfig:
         unknown = set(self.mix) - set(FAMILIES)
         if unknown:
             raise DataError(f"unknown synthetic family(ies): {', '.join(sorted(unknown))}")
-        if self.count < 0 or any(w < 0 for w in self.mix.values()) or (
-            self.count and not any(w > 0 for w in self.mix.values())
+        if (
+            self.count < 0
+            or any(w < 0 for w in self.mix.values())
+            or (self.count and not any(w > 0 for w in self.mix.values()))
         ):
             raise DataError("synthetic count >= 0 and mix weights >= 0 (one positive) are required")
         if not 2 <= self.min_terms <= self.max_terms or self.max_term_digits < 1:

@@ -16,8 +16,26 @@ from nextterm.engine.engine import (
     derive_seed,
     fit_prompt,
 )
-from nextterm.engine.session import DecodeSession, KVCacheSession, StaticKVCacheSession, open_session
+from nextterm.engine.session import (
+    DecodeSession,
+    KVCacheSession,
+    StaticKVCacheSession,
+    open_session,
+)
 
-__all__ = ["Cancelled", "DecodeSession", "Engine", "EngineError", "Generation", "KVCacheSession", "Sampling",
-           "StaticKVCacheSession", "cancel_when", "context_groups", "default_device", "derive_seed",
-           "fit_prompt", "open_session"]
+__all__ = [
+    "Cancelled",
+    "DecodeSession",
+    "Engine",
+    "EngineError",
+    "Generation",
+    "KVCacheSession",
+    "Sampling",
+    "StaticKVCacheSession",
+    "cancel_when",
+    "context_groups",
+    "default_device",
+    "derive_seed",
+    "fit_prompt",
+    "open_session",
+]

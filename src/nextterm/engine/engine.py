@@ -133,7 +133,9 @@ class Generation:
     top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
 
 
-StepCallback = Callable[[list[int], list[int], list[float], list[list[tuple[int, float]]]], Iterable[int]]
+StepCallback = Callable[
+    [list[int], list[int], list[float], list[list[tuple[int, float]]]], Iterable[int]
+]
 """``on_step(rows, tokens, logprobs, top_logprobs)`` of :meth:`Engine.generate`: after each step,
 the prompt indices still decoding, the token each generated, its log-probability and its top
 alternatives (empty lists unless asked for); returns the prompt indices to end now."""
@@ -168,7 +170,9 @@ def _terms(sequence) -> list[int]:
     return validate_terms(sequence)
 
 
-def context_groups(lengths: Sequence[int], budgets: Sequence[int], max_context: int) -> list[list[int]]:
+def context_groups(
+    lengths: Sequence[int], budgets: Sequence[int], max_context: int
+) -> list[list[int]]:
     """Indices of prompts (``lengths`` tokens, ``budgets`` new tokens each) in groups that decode
     together: rows are left-padded to the group's longest prompt and step as long as its largest
     budget, so a group is formed only where every prompt plus that budget fits the context."""
@@ -185,8 +189,12 @@ def context_groups(lengths: Sequence[int], budgets: Sequence[int], max_context: 
     return groups
 
 
-def _choose_tokens(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor,
-                   generators: list[torch.Generator | None]) -> torch.Tensor:
+def _choose_tokens(
+    logits: torch.Tensor,
+    temperature: torch.Tensor,
+    top_p: torch.Tensor,
+    generators: list[torch.Generator | None],
+) -> torch.Tensor:
     """Next token of each row: argmax where ``temperature`` is 0, else a nucleus sample.
 
     Sampling works in float64 on logits shifted so that their maximum is 0: the best token's
@@ -203,7 +211,9 @@ def _choose_tokens(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch
     drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p[sampled].unsqueeze(1)
     drop[:, 0] = False  # the smallest prefix whose mass reaches top_p: the best token always stays
     cdf = sorted_probs.masked_fill(drop, 0.0).cumsum(-1)
-    draws = [torch.rand((), dtype=torch.float64, generator=generators[row]) for row in sampled.tolist()]
+    draws = [
+        torch.rand((), dtype=torch.float64, generator=generators[row]) for row in sampled.tolist()
+    ]
     uniform = 1.0 - torch.stack(draws).to(logits.device)  # in (0, 1]: never picks a zero-mass token
     pick = torch.searchsorted(cdf, (uniform * cdf[:, -1]).unsqueeze(1)).clamp_(max=cdf.shape[1] - 1)
     tokens[sampled] = order.gather(1, pick).squeeze(1)
@@ -226,9 +236,15 @@ def fit_prompt(ids: list[int], limit: int) -> list[int]:
 class Engine:
     """Next-term decoding for a causal LM over the 16-token digit vocabulary."""
 
-    def __init__(self, model, device: str | torch.device | None = None,
-                 max_term_tokens: int = MAX_TERM_TOKENS, static_cache: bool = False,
-                 compile: bool = False, adaptive_term_cap: bool = True) -> None:
+    def __init__(
+        self,
+        model,
+        device: str | torch.device | None = None,
+        max_term_tokens: int = MAX_TERM_TOKENS,
+        static_cache: bool = False,
+        compile: bool = False,
+        adaptive_term_cap: bool = True,
+    ) -> None:
         """``static_cache``: preallocated KV buffers of ``max_context`` positions (fixed shapes);
         ``compile``: with it, ``torch.compile`` the one-token step (CUDA graphs on a GPU);
         ``adaptive_term_cap``: budget each new term by the length of the given ones (see
@@ -244,13 +260,20 @@ class Engine:
         self.adaptive_term_cap = adaptive_term_cap
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None, dtype=None,
-                        subfolder: str | None = None) -> "Engine":
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        device: str | torch.device | None = None,
+        dtype=None,
+        subfolder: str | None = None,
+    ) -> Engine:
         """An engine over :func:`nextterm.models.checkpoint.load_checkpoint` of ``path``, on ``device``
         (default: :func:`default_device`)."""
         from nextterm.models.checkpoint import load_checkpoint
 
-        model = load_checkpoint(path, subfolder=subfolder, device=str(device or default_device()), dtype=dtype)
+        model = load_checkpoint(
+            path, subfolder=subfolder, device=str(device or default_device()), dtype=dtype
+        )
         return cls(model)
 
     def session(self) -> DecodeSession:
@@ -258,7 +281,9 @@ class Engine:
         length = self.max_context if self.static_cache else None
         return open_session(self.model, static_length=length, compile=self.compile)
 
-    def _prompts(self, sequences: list[list[int]], reserve: int) -> tuple[list[list[int]], list[int]]:
+    def _prompts(
+        self, sequences: list[list[int]], reserve: int
+    ) -> tuple[list[list[int]], list[int]]:
         """Prompts of the sequences that fit the context less ``reserve``, and their indices."""
         if isinstance(sequences, (str, bytes)) or not isinstance(sequences, (list, tuple)):
             raise EngineError("sequences must be a list of integer lists")
@@ -283,7 +308,8 @@ class Engine:
         if not self.adaptive_term_cap:
             return torch.full((len(sequences),), self.max_term_tokens, device=self.device)
         caps = [
-            2 * max((len(str(term)) for term in list(sequence)[-TERM_CAP_WINDOW:]), default=1) + TERM_CAP_SLACK
+            2 * max((len(str(term)) for term in list(sequence)[-TERM_CAP_WINDOW:]), default=1)
+            + TERM_CAP_SLACK
             for sequence in sequences
         ]
         return torch.tensor(caps, device=self.device).clamp_(max=self.max_term_tokens)
@@ -301,7 +327,9 @@ class Engine:
         return [(row[0], probability) for row, probability in zip(terms, probabilities)]
 
     @torch.inference_mode()
-    def _greedy(self, sequences: list[list[int]], n_terms: int) -> tuple[list[list[int | None]], list[float]]:
+    def _greedy(
+        self, sequences: list[list[int]], n_terms: int
+    ) -> tuple[list[list[int | None]], list[float]]:
         if n_terms < 1:
             raise EngineError(f"n_terms must be at least 1, got {n_terms}")
         terms: list[list[int | None]] = [[None] * n_terms for _ in sequences]
@@ -309,13 +337,16 @@ class Engine:
         reserve = min(n_terms * self.max_term_tokens, self.max_context // 4)
         prompts, fitting = self._prompts(sequences, reserve)
         if fitting:
-            found, found_probabilities = self._greedy_rows(prompts, [sequences[i] for i in fitting], n_terms)
+            found, found_probabilities = self._greedy_rows(
+                prompts, [sequences[i] for i in fitting], n_terms
+            )
             for index, row, probability in zip(fitting, found, found_probabilities):
                 terms[index], probabilities[index] = row, probability
         return terms, probabilities
 
-    def _greedy_rows(self, prompts: list[list[int]], sequences: list[list[int]],
-                     n_terms: int) -> tuple[list[list[int | None]], list[float]]:
+    def _greedy_rows(
+        self, prompts: list[list[int]], sequences: list[list[int]], n_terms: int
+    ) -> tuple[list[list[int | None]], list[float]]:
         grammar, session = self.grammar, self.session()
         logits = session.prefill(prompts)
         rows = len(prompts)
@@ -331,8 +362,11 @@ class Engine:
             _stop_if_cancelled()
             tokens = logits.masked_fill(~grammar.allowed[state], -math.inf).argmax(-1)
             logp = torch.log_softmax(logits.double(), -1)
-            step_logp = torch.where(grammar.is_stop[tokens], torch.logsumexp(logp[:, stop_ids], -1),
-                                    logp.gather(1, tokens.unsqueeze(1)).squeeze(1))
+            step_logp = torch.where(
+                grammar.is_stop[tokens],
+                torch.logsumexp(logp[:, stop_ids], -1),
+                logp.gather(1, tokens.unsqueeze(1)).squeeze(1),
+            )
             first_logp.index_add_(0, batch.owners, torch.where(terms_done == 0, step_logp, 0.0))
             batch.record(tokens)
             stopped = grammar.is_stop[tokens]
@@ -350,12 +384,19 @@ class Engine:
                     break
                 session.select(keep)
                 batch.owners, tokens, stopped = batch.owners[keep], tokens[keep], stopped[keep]
-                state, term_length, terms_done, room = state[keep], term_length[keep], terms_done[keep], room[keep]
+                state, term_length, terms_done, room = (
+                    state[keep],
+                    term_length[keep],
+                    terms_done[keep],
+                    room[keep],
+                )
                 caps = caps[keep]
             logits = session.step(torch.where(stopped, SEP_ID, tokens))
         terms = [self._split_terms(ids, n_terms) for ids in batch.per_row(rows)]
-        probabilities = [math.exp(value) if row[0] is not None else 0.0
-                         for value, row in zip(first_logp.tolist(), terms)]
+        probabilities = [
+            math.exp(value) if row[0] is not None else 0.0
+            for value, row in zip(first_logp.tolist(), terms)
+        ]
         return terms, probabilities
 
     @staticmethod
@@ -371,22 +412,26 @@ class Engine:
         return (terms + [None] * n_terms)[:n_terms]
 
     @torch.inference_mode()
-    def beam_next_term(self, sequences: list[list[int]], beam_width: int = 8,
-                       top_k: int = 5) -> list[list[tuple[int, float]]]:
+    def beam_next_term(
+        self, sequences: list[list[int]], beam_width: int = 8, top_k: int = 5
+    ) -> list[list[tuple[int, float]]]:
         """Beam search over whole next terms: per sequence, up to ``top_k`` ``(term, probability)``
         pairs, most probable first (none for a sequence whose last term does not fit the context)."""
         if beam_width < 1 or top_k < 1:
             raise EngineError(f"beam_width and top_k must be at least 1, got {beam_width}, {top_k}")
         results: list[list[tuple[int, float]]] = [[] for _ in sequences]
-        prompts, fitting = self._prompts(sequences, min(self.max_term_tokens, self.max_context // 4))
+        prompts, fitting = self._prompts(
+            sequences, min(self.max_term_tokens, self.max_context // 4)
+        )
         if fitting:
             found = self._beam_rows(prompts, [sequences[i] for i in fitting], beam_width, top_k)
             for index, options in zip(fitting, found):
                 results[index] = options
         return results
 
-    def _beam_rows(self, prompts: list[list[int]], sequences: list[list[int]], beam_width: int,
-                   top_k: int) -> list[list[tuple[int, float]]]:
+    def _beam_rows(
+        self, prompts: list[list[int]], sequences: list[list[int]], beam_width: int, top_k: int
+    ) -> list[list[tuple[int, float]]]:
         caps = self._term_caps(sequences).unsqueeze(1)
         max_length = min(int(caps.max()), self.max_context - max(len(p) for p in prompts))
         grammar, session, width = self.grammar, self.session(), beam_width
@@ -413,12 +458,16 @@ class Engine:
             extend = extend.masked_fill(~grammar.allowed[state][..., :content], -math.inf)
             score, index = extend.view(rows, width * content).topk(width, dim=-1)
             parent, tokens = index // content, index % content
-            score = score.masked_fill(self._settled(found, score, top_k) | (caps <= length + 1), -math.inf)
+            score = score.masked_fill(
+                self._settled(found, score, top_k) | (caps <= length + 1), -math.inf
+            )
             if bool(torch.isinf(score).all()):
                 break
             state = grammar.transition[state.gather(1, parent), tokens]
-            history = torch.cat([history.gather(1, parent.unsqueeze(-1).expand_as(history)),
-                                 tokens.unsqueeze(-1)], dim=-1)
+            history = torch.cat(
+                [history.gather(1, parent.unsqueeze(-1).expand_as(history)), tokens.unsqueeze(-1)],
+                dim=-1,
+            )
             session.select((base + parent).flatten())
             logits = session.step(tokens.flatten())
         results = []
@@ -428,7 +477,9 @@ class Engine:
         return results
 
     @staticmethod
-    def _collect(found: list[list[tuple[float, list[int]]]], stop: torch.Tensor, history: torch.Tensor) -> None:
+    def _collect(
+        found: list[list[tuple[float, list[int]]]], stop: torch.Tensor, history: torch.Tensor
+    ) -> None:
         finite = torch.nonzero(torch.isfinite(stop)).tolist()
         if not finite:
             return
@@ -438,7 +489,9 @@ class Engine:
             found[row].append((float(values[row, beam]), paths[row, beam].tolist()))
 
     @staticmethod
-    def _settled(found: list[list[tuple[float, list[int]]]], score: torch.Tensor, top_k: int) -> torch.Tensor:
+    def _settled(
+        found: list[list[tuple[float, list[int]]]], score: torch.Tensor, top_k: int
+    ) -> torch.Tensor:
         """[rows, 1] mask of sequences whose ``top_k`` finished terms all beat every live beam."""
         bars = []
         for candidates in found:
@@ -448,8 +501,9 @@ class Engine:
         return (score.max(-1).values <= bar).unsqueeze(-1)
 
     @torch.inference_mode()
-    def score_terms(self, sequences: list[list[int]], candidates: list[list[int]],
-                    context: int | None = None) -> list[list[float | None]]:
+    def score_terms(
+        self, sequences: list[list[int]], candidates: list[list[int]], context: int | None = None
+    ) -> list[list[float | None]]:
         """The model's log-probability of each given candidate next term, teacher-forced: the sum
         of its digits' log-probabilities and of stopping after them (as in :meth:`beam_next_term`,
         so ``exp`` of a beam term's score is its beam probability). One prefill per sequence is
@@ -463,8 +517,10 @@ class Engine:
         results: list[list[float | None]] = [[None] * len(options) for options in candidates]
         caps = self._term_caps(sequences).tolist() if sequences else []
         targets = [[encode_term(int(value)) for value in options] for options in candidates]
-        longest = max((len(ids) for options, cap in zip(targets, caps) for ids in options if len(ids) < cap),
-                      default=0)
+        longest = max(
+            (len(ids) for options, cap in zip(targets, caps) for ids in options if len(ids) < cap),
+            default=0,
+        )
         if longest == 0 or longest + 1 >= self.max_context:
             return results
         prompts, fitting = self._prompts(sequences, longest + 1)
@@ -487,7 +543,9 @@ class Engine:
         return results
 
     @staticmethod
-    def _cut(prompts: Sequence[list[int]], fitting: Sequence[int], context: int) -> list[tuple[list[int], int]]:
+    def _cut(
+        prompts: Sequence[list[int]], fitting: Sequence[int], context: int
+    ) -> list[tuple[list[int], int]]:
         """Prompts cut to ``context`` tokens, dropping those whose last term alone is longer."""
         kept = []
         for prompt, index in zip(prompts, fitting):
@@ -497,20 +555,28 @@ class Engine:
                 continue
         return kept
 
-    def _score_rows(self, prompts: list[list[int]], owners: list[int], targets: list[list[int]]) -> list[float]:
+    def _score_rows(
+        self, prompts: list[list[int]], owners: list[int], targets: list[list[int]]
+    ) -> list[float]:
         """Teacher-forced log-probabilities of ``targets`` (digit ids), row ``i`` continuing
         ``prompts[owners[i]]``: each prompt is prefilled once, then forked per candidate."""
         owner_rows = torch.tensor(owners, device=self.device)
         session = self.session()
         logits = session.prefill(prompts).index_select(0, owner_rows)
         session.select(owner_rows)
-        order = sorted(range(len(targets)), key=lambda row: len(targets[row]))  # short ones leave first
+        order = sorted(
+            range(len(targets)), key=lambda row: len(targets[row])
+        )  # short ones leave first
         lengths = torch.tensor([len(targets[row]) for row in order], device=self.device)
         session.select(torch.tensor(order, device=self.device))
         logits = logits.index_select(0, torch.tensor(order, device=self.device))
-        padded = torch.full((len(order), int(lengths.max()) + 1), SEP_ID, dtype=torch.long, device=self.device)
+        padded = torch.full(
+            (len(order), int(lengths.max()) + 1), SEP_ID, dtype=torch.long, device=self.device
+        )
         for row, original in enumerate(order):
-            padded[row, : len(targets[original])] = torch.tensor(targets[original], dtype=torch.long)
+            padded[row, : len(targets[original])] = torch.tensor(
+                targets[original], dtype=torch.long
+            )
         total = torch.zeros(len(order), dtype=torch.float64, device=self.device)
         live = torch.arange(len(order), device=self.device)  # rows still being fed, into ``total``
         stop_ids = list(STOP_IDS)
@@ -532,39 +598,70 @@ class Engine:
             scores[original] = float(total[row])
         return scores
 
-    def generate_tokens(self, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0,
-                        top_p: float = 1.0, stop_ids: Iterable[int] = STOP_IDS,
-                        seed: int | None = None) -> list[Generation]:
+    def generate_tokens(
+        self,
+        prompts: list[list[int]],
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop_ids: Iterable[int] = STOP_IDS,
+        seed: int | None = None,
+    ) -> list[Generation]:
         """:meth:`generate` with one setting for every prompt; with a ``seed``, row ``i`` samples
         from its own generator seeded with :func:`derive_seed` ``(seed, i)``."""
         stops = frozenset(stop_ids)
         settings = [
-            Sampling(max_new_tokens, temperature, top_p, None if seed is None else derive_seed(seed, row), stops)
+            Sampling(
+                max_new_tokens,
+                temperature,
+                top_p,
+                None if seed is None else derive_seed(seed, row),
+                stops,
+            )
             for row in range(len(prompts))
         ]
         return self.generate(prompts, settings)
 
-    def _check_generation(self, prompts: list[list[int]], settings: Sequence[Sampling], top_logprobs: int) -> None:
+    def _check_generation(
+        self, prompts: list[list[int]], settings: Sequence[Sampling], top_logprobs: int
+    ) -> None:
         if len(settings) != len(prompts):
             raise EngineError(f"{len(prompts)} prompts but {len(settings)} sampling settings")
         if not 0 <= top_logprobs <= VOCAB_SIZE:
-            raise EngineError(f"top_logprobs must be between 0 and {VOCAB_SIZE}, got {top_logprobs}")
+            raise EngineError(
+                f"top_logprobs must be between 0 and {VOCAB_SIZE}, got {top_logprobs}"
+            )
         for prompt in prompts:
             if not prompt or any(not isinstance(t, int) or not 0 <= t < VOCAB_SIZE for t in prompt):
-                raise EngineError(f"a prompt must be a non-empty list of token ids 0..{VOCAB_SIZE - 1}")
+                raise EngineError(
+                    f"a prompt must be a non-empty list of token ids 0..{VOCAB_SIZE - 1}"
+                )
         for setting in settings:
             if not 1 <= setting.max_new_tokens < self.max_context:
-                raise EngineError(f"max_new_tokens must be between 1 and {self.max_context - 1}, "
-                                  f"got {setting.max_new_tokens}")
-            if not (math.isfinite(setting.temperature) and setting.temperature >= 0 and 0 < setting.top_p <= 1):
-                raise EngineError(f"need a finite temperature >= 0 and 0 < top_p <= 1, "
-                                  f"got {setting.temperature}, {setting.top_p}")
+                raise EngineError(
+                    f"max_new_tokens must be between 1 and {self.max_context - 1}, "
+                    f"got {setting.max_new_tokens}"
+                )
+            if not (
+                math.isfinite(setting.temperature)
+                and setting.temperature >= 0
+                and 0 < setting.top_p <= 1
+            ):
+                raise EngineError(
+                    f"need a finite temperature >= 0 and 0 < top_p <= 1, "
+                    f"got {setting.temperature}, {setting.top_p}"
+                )
             if any(not 0 <= token < VOCAB_SIZE for token in setting.stop_ids):
                 raise EngineError(f"stop ids must be token ids 0..{VOCAB_SIZE - 1}")
 
     @torch.inference_mode()
-    def generate(self, prompts: list[list[int]], settings: Sequence[Sampling], top_logprobs: int = 0,
-                 on_step: StepCallback | None = None) -> list[Generation]:
+    def generate(
+        self,
+        prompts: list[list[int]],
+        settings: Sequence[Sampling],
+        top_logprobs: int = 0,
+        on_step: StepCallback | None = None,
+    ) -> list[Generation]:
         """Raw generation for token-id prompts, each row by its own :class:`Sampling`.
 
         ``logprobs`` are the model's log-probabilities (temperature 1) of the chosen tokens;
@@ -575,25 +672,42 @@ class Engine:
         end rows, which then finish with ``"cancelled"``.
         """
         self._check_generation(prompts, settings, top_logprobs)
-        fitted = [fit_prompt(list(prompt), self.max_context - setting.max_new_tokens)
-                  for prompt, setting in zip(prompts, settings)]
+        fitted = [
+            fit_prompt(list(prompt), self.max_context - setting.max_new_tokens)
+            for prompt, setting in zip(prompts, settings)
+        ]
         results: list[Generation | None] = [None] * len(prompts)
         budgets = [setting.max_new_tokens for setting in settings]
         for group in context_groups([len(prompt) for prompt in fitted], budgets, self.max_context):
-            generations = self._generate_group([fitted[i] for i in group], [settings[i] for i in group],
-                                               group, top_logprobs, on_step)
+            generations = self._generate_group(
+                [fitted[i] for i in group],
+                [settings[i] for i in group],
+                group,
+                top_logprobs,
+                on_step,
+            )
             for index, generation in zip(group, generations):
                 results[index] = generation
         return results  # type: ignore[return-value]
 
-    def _generate_group(self, prompts: list[list[int]], settings: list[Sampling], names: list[int],
-                        top_logprobs: int, on_step: StepCallback | None) -> list[Generation]:
+    def _generate_group(
+        self,
+        prompts: list[list[int]],
+        settings: list[Sampling],
+        names: list[int],
+        top_logprobs: int,
+        on_step: StepCallback | None,
+    ) -> list[Generation]:
         """One padded batch; ``names`` are the rows' indices as the caller knows them."""
         device, rows = self.device, len(prompts)
-        temperature = torch.tensor([s.temperature for s in settings], dtype=torch.float64, device=device)
+        temperature = torch.tensor(
+            [s.temperature for s in settings], dtype=torch.float64, device=device
+        )
         top_p = torch.tensor([s.top_p for s in settings], dtype=torch.float64, device=device)
-        generators = [None if s.seed is None or s.temperature == 0 else torch.Generator().manual_seed(s.seed)
-                      for s in settings]
+        generators = [
+            None if s.seed is None or s.temperature == 0 else torch.Generator().manual_seed(s.seed)
+            for s in settings
+        ]
         stop_table = torch.zeros((rows, VOCAB_SIZE), dtype=torch.bool, device=device)
         for row, setting in enumerate(settings):
             stop_table[row, sorted(setting.stop_ids)] = True
@@ -609,7 +723,9 @@ class Engine:
             _stop_if_cancelled()
             logp = torch.log_softmax(logits.float(), -1)
             index = torch.tensor(live, device=device)
-            tokens = _choose_tokens(logits, temperature[index], top_p[index], [generators[r] for r in live])
+            tokens = _choose_tokens(
+                logits, temperature[index], top_p[index], [generators[r] for r in live]
+            )
             chosen = logp.gather(1, tokens.unsqueeze(1)).squeeze(1).tolist()
             stopped = stop_table[index, tokens].tolist()
             token_list = tokens.tolist()

@@ -32,7 +32,7 @@ class TermGrammar:
     is_stop: torch.Tensor  # [V] bool
 
     @classmethod
-    def build(cls, device: torch.device | str = "cpu") -> "TermGrammar":
+    def build(cls, device: torch.device | str = "cpu") -> TermGrammar:
         allowed = torch.zeros((5, VOCAB_SIZE), dtype=torch.bool)
         transition = torch.full((5, VOCAB_SIZE), DONE, dtype=torch.long)
         allowed[START, [*DIGIT_IDS, MINUS_ID]] = True
@@ -48,7 +48,9 @@ class TermGrammar:
         is_stop = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
         is_stop[list(STOP_IDS)] = True
         can_stop = allowed[:, list(STOP_IDS)].any(-1) & (torch.arange(5) != DONE)
-        return cls(allowed.to(device), transition.to(device), can_stop.to(device), is_stop.to(device))
+        return cls(
+            allowed.to(device), transition.to(device), can_stop.to(device), is_stop.to(device)
+        )
 
     def allowed_ids(self, generated: list[int]) -> list[int]:
         """Ids permitted after the term prefix ``generated`` (for ``generate``'s

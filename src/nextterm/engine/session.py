@@ -44,8 +44,8 @@ def _left_pad(prompts: list[list[int]], device: torch.device) -> tuple[torch.Ten
     ids = torch.full((len(prompts), width), PAD_ID, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.long)
     for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-        mask[row, width - len(prompt):] = 1
+        ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[row, width - len(prompt) :] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -65,8 +65,14 @@ class KVCacheSession:
         self.positions = torch.zeros(0, dtype=torch.long, device=self.device)
 
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        output = self.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
-                            past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        output = self.model(
+            input_ids=ids,
+            attention_mask=self.mask,
+            position_ids=positions,
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         return output.logits[:, -1]
 
     def prefill(self, prompts: list[list[int]]) -> torch.Tensor:
@@ -119,16 +125,26 @@ class StaticKVCacheSession:
         _check_prompts(prompts)
         ids, mask = _left_pad(prompts, self.device)
         if ids.shape[1] >= self.max_length:
-            raise ValueError(f"prompt of {ids.shape[1]} tokens does not fit a {self.max_length}-token cache")
+            raise ValueError(
+                f"prompt of {ids.shape[1]} tokens does not fit a {self.max_length}-token cache"
+            )
         self.cache = StaticCache(config=self.model.config, max_cache_len=self.max_length)
-        self.mask = torch.zeros((len(prompts), self.max_length), dtype=torch.long, device=self.device)
+        self.mask = torch.zeros(
+            (len(prompts), self.max_length), dtype=torch.long, device=self.device
+        )
         self.mask[:, : ids.shape[1]] = mask
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         self.positions = positions[:, -1:] + 1
         self.length = ids.shape[1]
         self.rows = len(prompts)
-        output = self.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
-                            past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        output = self.model(
+            input_ids=ids,
+            attention_mask=self.mask,
+            position_ids=positions,
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         return output.logits[:, -1]
 
     def step(self, token_ids: torch.Tensor) -> torch.Tensor:
@@ -139,8 +155,13 @@ class StaticKVCacheSession:
         if ids.shape[0] < capacity:
             ids = torch.cat([ids, ids[:1].expand(capacity - ids.shape[0], 1)])
         self.mask[:, self.length] = 1
-        logits = self._forward(input_ids=ids, attention_mask=self.mask, position_ids=self.positions,
-                               past_key_values=self.cache, use_cache=True).logits[:, -1]
+        logits = self._forward(
+            input_ids=ids,
+            attention_mask=self.mask,
+            position_ids=self.positions,
+            past_key_values=self.cache,
+            use_cache=True,
+        ).logits[:, -1]
         self.positions = self.positions + 1
         self.length += 1
         return logits[: self.rows].clone()

@@ -29,29 +29,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("benchmark", choices=BENCHMARK_CHOICES)
     parser.add_argument("--predictor", choices=PREDICTOR_CHOICES, default="hybrid")
-    parser.add_argument("--model", help="checkpoint directory or hub id (default: the shipped model)")
+    parser.add_argument(
+        "--model", help="checkpoint directory or hub id (default: the shipped model)"
+    )
     parser.add_argument("--device", help="torch device for the model")
     parser.add_argument("--beam", type=int, default=4, help="beam width (model-beam, hybrid)")
-    parser.add_argument("--effort", choices=EFFORT_NAMES, default="default",
-                        help="rule search effort (solvers, hybrid)")
+    parser.add_argument(
+        "--effort",
+        choices=EFFORT_NAMES,
+        default="default",
+        help="rule search effort (solvers, hybrid)",
+    )
     add_lookup_arguments(parser)
-    parser.add_argument("--endpoint", default="http://127.0.0.1:8000/v1",
-                        help="OpenAI-compatible base URL for --predictor openai")
+    parser.add_argument(
+        "--endpoint",
+        default="http://127.0.0.1:8000/v1",
+        help="OpenAI-compatible base URL for --predictor openai",
+    )
     parser.add_argument("--endpoint-model", help="model name at the endpoint (default: its first)")
     parser.add_argument("--concurrency", type=int, default=4, help="parallel endpoint requests")
     parser.add_argument("--out", type=Path, default=Path("eval-results"), help="output folder")
-    parser.add_argument("--data-dir", type=Path,
-                        help="folder with evals/iq57.jsonl and evals/m1_111.jsonl "
-                             "(default: $NEXTTERM_DATA or ../shared/data)")
-    parser.add_argument("--heldout", type=Path,
-                        help="the data build's folder or heldout.jsonl (OEIS benchmark)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with evals/iq57.jsonl and evals/m1_111.jsonl "
+        "(default: $NEXTTERM_DATA or ../shared/data)",
+    )
+    parser.add_argument(
+        "--heldout", type=Path, help="the data build's folder or heldout.jsonl (OEIS benchmark)"
+    )
     parser.add_argument("--limit", type=int, help="OEIS: score a seeded sample of N items")
-    parser.add_argument("--samples", type=int, default=200,
-                        help="polynomial samples per (degree, k); the protocol's 200 by default")
-    parser.add_argument("--seed", type=int, default=0, help="seed of polynomial items / OEIS sample")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=200,
+        help="polynomial samples per (degree, k); the protocol's 200 by default",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of polynomial items / OEIS sample"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="sequences per predictor call")
-    parser.add_argument("--no-classical", action="store_true",
-                        help="M1: skip the classical forecasters")
+    parser.add_argument(
+        "--no-classical", action="store_true", help="M1: skip the classical forecasters"
+    )
     parser.set_defaults(func=_run_eval)
 
 
@@ -84,7 +104,11 @@ def _lookup_index(args: argparse.Namespace):
     from nextterm.resources import lookup_index_from
 
     path = lookup_index_from(args)
-    if path is not None and args.benchmark in ("oeis", "all") and not LookupIndex.load(path).meta.get("restricted"):
+    if (
+        path is not None
+        and args.benchmark in ("oeis", "all")
+        and not LookupIndex.load(path).meta.get("restricted")
+    ):
         raise EvalError(
             f"{path} indexes all of the OEIS, held-out sequences included: for the OEIS benchmark "
             "pass --lookup-index with one built from the training split (nextterm lookup --build "
@@ -126,10 +150,13 @@ def _run_eval(args: argparse.Namespace) -> int:
         skip_missing=run_all,
     )
     for name, result in summary["benchmarks"].items():
-        score = f"MAPE {result['mape']:.4f}" if name == "m1" else f"accuracy {100 * result['accuracy']:.2f}%"
+        score = (
+            f"MAPE {result['mape']:.4f}"
+            if name == "m1"
+            else f"accuracy {100 * result['accuracy']:.2f}%"
+        )
         print(f"{name}: {score} ({result['seconds']:.1f} s)")
     for name, reason in summary["skipped"].items():
         print(f"{name}: skipped ({reason})")
     print(f"wrote {args.out / 'summary.md'}")
     return 0
-

@@ -86,7 +86,9 @@ def predict_in_batches(
     results: list[list[Candidate]] = []
     with tqdm(total=len(sequences), desc=desc, unit="seq", leave=False) as bar:
         for chunk in chunks(sequences, batch_size):
-            answers = predictor.predict_batch([list(s) for s in chunk], n_terms=n_terms, top_k=top_k)
+            answers = predictor.predict_batch(
+                [list(s) for s in chunk], n_terms=n_terms, top_k=top_k
+            )
             if len(answers) != len(chunk):
                 raise EvalError(
                     f"predictor {getattr(predictor, 'name', predictor)!r} returned "

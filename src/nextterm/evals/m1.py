@@ -202,9 +202,8 @@ def forecast_with_predictor(
 def forecast_classical(series: Sequence[Series]) -> list[dict]:
     """AutoETS, AutoARIMA, AutoTheta, Naive and SeasonalNaive forecasts; one record per series
     and model."""
-    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
-
     import numpy as np
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, SeasonalNaive
 
     records = []
     for item in series:
@@ -271,7 +270,8 @@ def run(
         "horizon_steps": sum(s.h for s in series),
         **_scores(records),
         "methods": {
-            m: sum(r["method"] == m for r in records) for m in sorted({r["method"] for r in records})
+            m: sum(r["method"] == m for r in records)
+            for m in sorted({r["method"] for r in records})
         },
         "data": str(path),
     }

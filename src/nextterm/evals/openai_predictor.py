@@ -49,7 +49,9 @@ class OpenAIPredictorConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tokens <= MAX_TOKENS_LIMIT:
-            raise EndpointError(f"max_tokens must be in 1..{MAX_TOKENS_LIMIT}, got {self.max_tokens}")
+            raise EndpointError(
+                f"max_tokens must be in 1..{MAX_TOKENS_LIMIT}, got {self.max_tokens}"
+            )
         if self.prompts_per_request < 1 or self.concurrency < 1:
             raise EndpointError("prompts_per_request and concurrency must be at least 1")
         if not self.endpoint.startswith(("http://", "https://")):

@@ -13,8 +13,8 @@ with fewer samples scores the first items of the full run.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 

@@ -55,7 +55,9 @@ def main_table(label: str, summaries: dict[str, dict[str, Any]]) -> str:
         f"| **{label}** | {_percent(oeis)} | {_percent(iq57)} | {_mape(m1.get('mape'))} |",
     ]
     for name, scores in m1.get("classical", {}).items():
-        lines.append(f"| {name} (statsforecast, this run) | {DASH} | {DASH} | {_mape(scores['mape'])} |")
+        lines.append(
+            f"| {name} (statsforecast, this run) | {DASH} | {DASH} | {_mape(scores['mape'])} |"
+        )
     for name, (o, r, m) in PUBLISHED_MAIN.items():
         lines.append(f"| {name} (card) | {o:.2f}% | {r:.2f}% | {m:.4f} |")
     return "\n".join(lines)
@@ -84,8 +86,10 @@ def notes(summaries: dict[str, dict[str, Any]], skipped: dict[str, str]) -> list
         split = s.get("split") or {}
         sizes = ", ".join(f"{k} {v}" for k, v in split.get("sizes", {}).items())
         rule = ", ".join(f"{k}={v}" for k, v in split.get("rule", {}).items())
-        described = f"split sizes: {sizes}; split rule: {rule}" if split else (
-            "split rule and size: see the data build's summary.json"
+        described = (
+            f"split sizes: {sizes}; split rule: {rule}"
+            if split
+            else ("split rule and size: see the data build's summary.json")
         )
         bullets.append(
             f"OEIS held-out next term: {s['items']} items ({sample} items of `{s['data']}`), "
@@ -131,7 +135,12 @@ def markdown(
     if machine:
         parts += [f"Machine: {machine}", ""]
     parts += ["## Next term and forecasting", "", main_table(label, summaries), ""]
-    parts += ["## Polynomial continuation", "", polynomial_table(label, summaries.get("polynomial")), ""]
+    parts += [
+        "## Polynomial continuation",
+        "",
+        polynomial_table(label, summaries.get("polynomial")),
+        "",
+    ]
     parts += ["## Notes", "", *notes(summaries, skipped), ""]
     parts += [
         "Rows marked (card) are the published numbers of the NextTerm-440M model card, measured by "

@@ -273,8 +273,11 @@ class LookupIndex:
                 arrays[name] = np.zeros(shape, dtype=np.dtype(spec["dtype"]))
                 continue
             arrays[name] = np.memmap(
-                path, dtype=np.dtype(spec["dtype"]), mode="r",
-                offset=data_start + spec["offset"], shape=shape,
+                path,
+                dtype=np.dtype(spec["dtype"]),
+                mode="r",
+                offset=data_start + spec["offset"],
+                shape=shape,
             )
         return cls(arrays, header["meta"])
 

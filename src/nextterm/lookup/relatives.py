@@ -155,9 +155,7 @@ def name_chain(
     ``consensus`` terms the other members share with it (so Fibonacci, not a variant that leaves
     it later, names the answer).
     """
-    following = [
-        index.following(m.seq, m.next_pos, max(n_terms, consensus)) for m in chain.members
-    ]
+    following = [index.following(m.seq, m.next_pos, max(n_terms, consensus)) for m in chain.members]
     merit = [
         m.rank - math.log10(1 + sum(common_prefix(mine, other) for other in following))
         for m, mine in zip(chain.members, following)

@@ -208,8 +208,11 @@ TRANSFORMS: tuple[Transform, ...] = (
     *(_divided(divisor) for divisor in (2, 3, 4)),
     *(_shifted(shift) for shift in (1, -1, 2, -2)),
     Transform(
-        "second differences", "second differences", 4.0,
-        _second_differences_forward, _second_differences_inverse,
+        "second differences",
+        "second differences",
+        4.0,
+        _second_differences_forward,
+        _second_differences_inverse,
     ),
     _over_index(0),
     _over_index(1),

@@ -97,7 +97,11 @@ def model_vocabulary(config: dict[str, Any]) -> str | None:
     vocab = config.get("vocab_size", config.get("text_config", {}).get("vocab_size"))
     if vocab == VOCAB_SIZE:
         return DIGIT
-    if config.get("model_type") == "seqcond" and isinstance(vocab, int) and vocab >= text_vocab.TEXT_VOCAB_IDS:
+    if (
+        config.get("model_type") == "seqcond"
+        and isinstance(vocab, int)
+        and vocab >= text_vocab.TEXT_VOCAB_IDS
+    ):
         return TEXT
     return None
 
@@ -115,11 +119,15 @@ def tokenizer_vocabulary(directory: str | Path) -> str | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path} is not valid JSON: {error}") from error
     except (KeyError, TypeError, AttributeError) as error:
-        raise CheckpointError(f"{path} is not a tokenizers file ({type(error).__name__}: {error})") from error
+        raise CheckpointError(
+            f"{path} is not a tokenizers file ({type(error).__name__}: {error})"
+        ) from error
     size = max(ids, default=-1) + 1
     if model_type == "WordLevel" and size == VOCAB_SIZE:
         return DIGIT
-    if size == text_vocab.TEXT_VOCAB_IDS and all(added.get(t) == i for t, i in text_vocab.SPECIAL_IDS.items()):
+    if size == text_vocab.TEXT_VOCAB_IDS and all(
+        added.get(t) == i for t, i in text_vocab.SPECIAL_IDS.items()
+    ):
         return TEXT
     raise CheckpointError(
         f"{path} is neither the {TOKENIZER_NAMES[DIGIT]} nor the {TOKENIZER_NAMES[TEXT]} ({size} ids)"
@@ -142,7 +150,9 @@ def _text_tokenizer(model, tokenizer):
 
     if tokenizer is None:
         try:
-            return SeqCondTextTokenizer.from_ranks(model_max_length=model.config.max_position_embeddings)
+            return SeqCondTextTokenizer.from_ranks(
+                model_max_length=model.config.max_position_embeddings
+            )
         except TokenizerFileError as error:
             raise CheckpointError(
                 f"cannot write the text tokenizer of this SeqCond model: {error}; or pass "
@@ -271,7 +281,9 @@ def read_config(directory: str | Path, vocabulary: str | None = DIGIT) -> dict[s
             f"{path} has vocab_size {vocab} ({kind}); NextTerm models use the {VOCAB_SIZE}-token digit vocabulary"
         )
     if vocabulary == TEXT and found != TEXT:
-        raise CheckpointError(f"{path} has vocab_size {vocab}: a digit-vocabulary model, not a SeqCond text model")
+        raise CheckpointError(
+            f"{path} has vocab_size {vocab}: a digit-vocabulary model, not a SeqCond text model"
+        )
     return config
 
 
@@ -293,7 +305,9 @@ def _safetensors_header(path: Path) -> tuple[int, dict[str, Any]]:
 def _safetensors_size(path: Path) -> int:
     """Bytes that the safetensors header of ``path`` says the file holds."""
     header_size, tensors = _safetensors_header(path)
-    return 8 + header_size + max((entry["data_offsets"][1] for entry in tensors.values()), default=0)
+    return (
+        8 + header_size + max((entry["data_offsets"][1] for entry in tensors.values()), default=0)
+    )
 
 
 def _weight_files(directory: Path) -> list[str]:
@@ -314,7 +328,9 @@ def weight_shapes(directory: str | Path) -> dict[str, list[int]]:
     _check_weights(directory)
     shapes = {}
     for name in _weight_files(directory):
-        shapes.update({key: entry["shape"] for key, entry in _safetensors_header(directory / name)[1].items()})
+        shapes.update(
+            {key: entry["shape"] for key, entry in _safetensors_header(directory / name)[1].items()}
+        )
     return shapes
 
 
@@ -342,9 +358,13 @@ def _ensure_registered(model_type: str) -> None:
     try:
         importlib.import_module("nextterm.models.seqcond.modeling")  # registers the Auto classes
     except ImportError as error:
-        raise CheckpointError(f"unknown model_type {model_type!r} (nextterm.models.seqcond: {error})") from error
+        raise CheckpointError(
+            f"unknown model_type {model_type!r} (nextterm.models.seqcond: {error})"
+        ) from error
     if model_type not in CONFIG_MAPPING:
-        raise CheckpointError(f"unknown model_type {model_type!r}: not a transformers or nextterm model")
+        raise CheckpointError(
+            f"unknown model_type {model_type!r}: not a transformers or nextterm model"
+        )
 
 
 def load_checkpoint(
@@ -376,7 +396,9 @@ def load_checkpoint(
     except Exception as error:  # transformers raises many types for bad files; all mean "corrupt"
         detail = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         raise CheckpointError(f"cannot load {directory}: {detail}") from error
-    problems = {key: info.get(key) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    problems = {
+        key: info.get(key) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")
+    }
     problems = {key: sorted(map(str, value))[:5] for key, value in problems.items() if value}
     if problems:
         raise CheckpointError(f"{directory} does not match its config: {problems}")

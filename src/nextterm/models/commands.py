@@ -14,25 +14,38 @@ _DTYPES = ("float32", "bfloat16", "float16")
 def register(subparsers) -> None:
     """Add ``convert`` and ``model`` (``create``, ``info``) to the ``nextterm`` parser."""
     convert = subparsers.add_parser(
-        "convert", help="convert an interleaved-RoPE training checkpoint to the Hugging Face layout",
+        "convert",
+        help="convert an interleaved-RoPE training checkpoint to the Hugging Face layout",
         description="Permute q/k projections (and q/k norms) from interleaved RoPE pairs (2i, 2i+1) to "
-                    "the split-half pairs (i, i+d/2) of transformers' Qwen3, and write a checkpoint "
-                    "directory that loads with AutoModelForCausalLM.")
-    convert.add_argument("src", help="source checkpoint directory (config.json + model.safetensors)")
+        "the split-half pairs (i, i+d/2) of transformers' Qwen3, and write a checkpoint "
+        "directory that loads with AutoModelForCausalLM.",
+    )
+    convert.add_argument(
+        "src", help="source checkpoint directory (config.json + model.safetensors)"
+    )
     convert.add_argument("dst", help="destination directory (replaced atomically if it exists)")
-    convert.add_argument("--subfolder", default=None, help="subfolder of SRC holding the checkpoint")
-    convert.add_argument("--dtype", choices=_DTYPES, default=None, help="store weights in this dtype")
+    convert.add_argument(
+        "--subfolder", default=None, help="subfolder of SRC holding the checkpoint"
+    )
+    convert.add_argument(
+        "--dtype", choices=_DTYPES, default=None, help="store weights in this dtype"
+    )
     convert.set_defaults(func=_convert)
 
     model = subparsers.add_parser("model", help="create or inspect NextTerm model checkpoints")
     actions = model.add_subparsers(dest="model_command", required=True)
     create = actions.add_parser("create", help="write a freshly initialised model of a preset")
-    create.add_argument("--preset", required=True, help="nextterm-1m, nextterm-3m, nextterm-10m, "
-                                                        "nextterm-50m or nextterm-440m")
+    create.add_argument(
+        "--preset",
+        required=True,
+        help="nextterm-1m, nextterm-3m, nextterm-10m, nextterm-50m or nextterm-440m",
+    )
     create.add_argument("--out", required=True, help="checkpoint directory to write")
     create.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
     create.set_defaults(func=_create)
-    info = actions.add_parser("info", help="print parameters, tokenizer, config and meta of a checkpoint")
+    info = actions.add_parser(
+        "info", help="print parameters, tokenizer, config and meta of a checkpoint"
+    )
     info.add_argument("dir", help="checkpoint directory")
     info.add_argument("--subfolder", default=None, help="subfolder of DIR holding the checkpoint")
     info.set_defaults(func=_info)
@@ -41,20 +54,39 @@ def register(subparsers) -> None:
 def _convert(args: argparse.Namespace) -> int:
     import torch
 
-    from nextterm.models.checkpoint import CheckpointError, load_checkpoint, read_meta, resolve_checkpoint, save_checkpoint
+    from nextterm.models.checkpoint import (
+        CheckpointError,
+        load_checkpoint,
+        read_meta,
+        resolve_checkpoint,
+        save_checkpoint,
+    )
     from nextterm.models.rope import convert_model_
 
     source = resolve_checkpoint(args.src, args.subfolder)
     meta = read_meta(source)
     if meta.get("rope_layout") == "split-half":
-        raise CheckpointError(f"{source} is already in the split-half RoPE layout; nothing to convert")
+        raise CheckpointError(
+            f"{source} is already in the split-half RoPE layout; nothing to convert"
+        )
     model = load_checkpoint(source, dtype=getattr(torch, args.dtype) if args.dtype else None)
     convert_model_(model)
-    conversion = {"from": "interleaved (2i, 2i+1)", "to": "split-half (i, i+d/2)",
-                  "permuted": ["q_proj", "k_proj", "q_norm", "k_norm"], "dtype": str(model.dtype)}
-    target = save_checkpoint(model, args.dst, meta={**meta, "rope_layout": "split-half",
-                                                    "source_checkpoint": str(source),
-                                                    "conversion": conversion})
+    conversion = {
+        "from": "interleaved (2i, 2i+1)",
+        "to": "split-half (i, i+d/2)",
+        "permuted": ["q_proj", "k_proj", "q_norm", "k_norm"],
+        "dtype": str(model.dtype),
+    }
+    target = save_checkpoint(
+        model,
+        args.dst,
+        meta={
+            **meta,
+            "rope_layout": "split-half",
+            "source_checkpoint": str(source),
+            "conversion": conversion,
+        },
+    )
     print(f"converted {source} -> {target}")
     return 0
 
@@ -64,8 +96,16 @@ def _create(args: argparse.Namespace) -> int:
     from nextterm.models.presets import count_parameters, create_model
 
     model = create_model(args.preset, seed=args.seed)
-    target = save_checkpoint(model, args.out, meta={"preset": args.preset, "seed": args.seed,
-                                                    "tokens_trained": 0, "rope_layout": "split-half"})
+    target = save_checkpoint(
+        model,
+        args.out,
+        meta={
+            "preset": args.preset,
+            "seed": args.seed,
+            "tokens_trained": 0,
+            "rope_layout": "split-half",
+        },
+    )
     print(f"wrote {args.preset} ({count_parameters(model):,} parameters) to {target}")
     return 0
 
@@ -87,7 +127,12 @@ def _info(args: argparse.Namespace) -> int:
 
 def _tokenizer_line(directory, config: dict) -> str:
     """Which tokenizer the directory holds, and whether it matches the model's vocabulary."""
-    from nextterm.models.checkpoint import TOKENIZER_NAMES, CheckpointError, model_vocabulary, tokenizer_vocabulary
+    from nextterm.models.checkpoint import (
+        TOKENIZER_NAMES,
+        CheckpointError,
+        model_vocabulary,
+        tokenizer_vocabulary,
+    )
 
     try:
         found = tokenizer_vocabulary(directory)
@@ -96,7 +141,11 @@ def _tokenizer_line(directory, config: dict) -> str:
     if found is None:
         return "none (no tokenizer.json)"
     expected = model_vocabulary(config)
-    mismatch = "" if found == expected else f" (does not match the model: vocab_size {config.get('vocab_size')})"
+    mismatch = (
+        ""
+        if found == expected
+        else f" (does not match the model: vocab_size {config.get('vocab_size')})"
+    )
     return TOKENIZER_NAMES[found] + mismatch
 
 

@@ -34,7 +34,9 @@ _COMMON: dict[str, Any] = {
 }
 
 
-def _shape(layers: int, hidden: int, ffn: int, heads: int, kv_heads: int, head_dim: int) -> dict[str, int]:
+def _shape(
+    layers: int, hidden: int, ffn: int, heads: int, kv_heads: int, head_dim: int
+) -> dict[str, int]:
     return {
         "num_hidden_layers": layers,
         "hidden_size": hidden,

@@ -31,7 +31,9 @@ def split_half_permutation(head_dim: int) -> torch.Tensor:
     return torch.cat([torch.arange(0, head_dim, 2), torch.arange(1, head_dim, 2)])
 
 
-def interleaved_to_split_half(state_dict: dict[str, torch.Tensor], head_dim: int) -> dict[str, torch.Tensor]:
+def interleaved_to_split_half(
+    state_dict: dict[str, torch.Tensor], head_dim: int
+) -> dict[str, torch.Tensor]:
     """A copy of ``state_dict`` with every attention q/k projection and norm permuted per head."""
     perm = split_half_permutation(head_dim)
     converted = {}
@@ -41,9 +43,13 @@ def interleaved_to_split_half(state_dict: dict[str, torch.Tensor], head_dim: int
             converted[name] = tensor
             continue
         if tensor.shape[0] % head_dim:
-            raise NextTermError(f"{name} has {tensor.shape[0]} rows, not a multiple of head_dim {head_dim}")
+            raise NextTermError(
+                f"{name} has {tensor.shape[0]} rows, not a multiple of head_dim {head_dim}"
+            )
         heads = tensor.reshape(tensor.shape[0] // head_dim, head_dim, *tensor.shape[1:])
-        converted[name] = heads.index_select(1, perm.to(tensor.device)).reshape(tensor.shape).contiguous()
+        converted[name] = (
+            heads.index_select(1, perm.to(tensor.device)).reshape(tensor.shape).contiguous()
+        )
     return converted
 
 

@@ -87,19 +87,27 @@ def _trend(terms: Sequence[int], value: int) -> tuple[float, float, float]:
     return ratio, same, inside
 
 
-def feature_row(terms: Sequence[int], group: ValueGroup, model_logprob: float | None,
-                model_rank: float, best_logprob: float | None) -> list[float]:
+def feature_row(
+    terms: Sequence[int],
+    group: ValueGroup,
+    model_logprob: float | None,
+    model_rank: float,
+    best_logprob: float | None,
+) -> list[float]:
     """The :data:`FEATURES` of one value group."""
     nan = math.nan
-    confidences = [
-        group.by_source[s].confidence if s in group.by_source else nan for s in SOURCES
+    confidences = [group.by_source[s].confidence if s in group.by_source else nan for s in SOURCES]
+    verified = [
+        c
+        for c in group.by_source.values()
+        if source_of(c) in ("solver", "rule") and c.details.get("verified", True)
     ]
-    verified = [c for c in group.by_source.values() if source_of(c) in ("solver", "rule")
-                and c.details.get("verified", True)]
     rule = group.by_source.get("rule")
     lookup = group.by_source.get("lookup")
     solver = group.by_source.get("solver")
-    evidence = max((c.evidence for c in group.by_source.values() if source_of(c) != "lookup"), default=nan)
+    evidence = max(
+        (c.evidence for c in group.by_source.values() if source_of(c) != "lookup"), default=nan
+    )
     ratio, same, inside = _trend(terms, group.value)
     return [
         *confidences,
@@ -123,8 +131,11 @@ def feature_row(terms: Sequence[int], group: ValueGroup, model_logprob: float | 
     ]
 
 
-def feature_matrix(terms: Sequence[int], groups: Sequence[ValueGroup],
-                   model_logprobs: Sequence[float | None] | None) -> np.ndarray:
+def feature_matrix(
+    terms: Sequence[int],
+    groups: Sequence[ValueGroup],
+    model_logprobs: Sequence[float | None] | None,
+) -> np.ndarray:
     """Rows of :func:`feature_row` for a prompt's value groups; ``model_logprobs`` per group
     (None entries or None altogether: no model opinion)."""
     logprobs = list(model_logprobs) if model_logprobs is not None else [None] * len(groups)

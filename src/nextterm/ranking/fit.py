@@ -18,8 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from nextterm.calibration import expected_calibration_error, reliability_table
-from nextterm.evals.common import EvalItem, chunks
 from nextterm.candidates import SOURCES, source_of
+from nextterm.evals.common import EvalItem, chunks
 from nextterm.ranking.features import ValueGroup
 from nextterm.ranking.model import Ranker
 
@@ -39,7 +39,9 @@ def short_prefixes(items: Sequence[EvalItem], count: int, seed: int) -> list[Eva
     result = []
     for item in chosen:
         k = rng.randint(SHORTEST_PREFIX, LONGEST_PREFIX)
-        result.append(EvalItem(f"{item.id}:first{k}", item.prompt[:k], item.prompt[k], {"prefix": k}))
+        result.append(
+            EvalItem(f"{item.id}:first{k}", item.prompt[:k], item.prompt[k], {"prefix": k})
+        )
     return result
 
 
@@ -56,7 +58,9 @@ def puzzle_prefixes(count: int, seed: int) -> list[EvalItem]:
             continue
         family, terms = made
         k = rng.randint(SHORTEST_PREFIX, LONGEST_PREFIX)
-        result.append(EvalItem(f"puzzle-{len(result)}:{family}:first{k}", tuple(terms[:k]), terms[k]))
+        result.append(
+            EvalItem(f"puzzle-{len(result)}:{family}:first{k}", tuple(terms[:k]), terms[k])
+        )
     return result
 
 
@@ -75,7 +79,9 @@ class Collected:
         return np.concatenate(self.rows), np.concatenate(self.labels), prompts
 
 
-def collect(hybrid, items: Sequence[EvalItem], *, top_k: int, batch_size: int, desc: str) -> Collected:
+def collect(
+    hybrid, items: Sequence[EvalItem], *, top_k: int, batch_size: int, desc: str
+) -> Collected:
     """Every source's candidates for every item, grouped by value, as feature rows."""
     found = Collected()
     with tqdm(total=len(items), desc=desc, unit="seq", leave=False) as bar:
@@ -101,8 +107,14 @@ def _source_table(found: Collected) -> list[dict]:
             if own:
                 answered += 1
                 right += max(own, key=lambda c: c.confidence).value == answer
-        table.append({"source": source, "coverage": answered / max(1, len(found.answers)),
-                      "precision": right / max(1, answered), "answered": answered})
+        table.append(
+            {
+                "source": source,
+                "coverage": answered / max(1, len(found.answers)),
+                "precision": right / max(1, answered),
+                "answered": answered,
+            }
+        )
     return table
 
 
@@ -123,26 +135,45 @@ def evaluate(ranker: Ranker, found: Collected) -> dict:
     thresholds = []
     for threshold in THRESHOLDS:
         kept = [c for p, c in zip(confidence, correct) if p >= threshold and p > 0]
-        thresholds.append({"min_confidence": threshold, "answered": len(kept) / max(1, items),
-                           "precision": sum(kept) / max(1, len(kept)), "accuracy": sum(kept) / max(1, items)})
+        thresholds.append(
+            {
+                "min_confidence": threshold,
+                "answered": len(kept) / max(1, items),
+                "precision": sum(kept) / max(1, len(kept)),
+                "accuracy": sum(kept) / max(1, items),
+            }
+        )
     answered = [i for i, p in enumerate(confidence) if p > 0]
     return {
         "items": items,
         "accuracy": sum(correct) / max(1, items),
-        "ece": expected_calibration_error([confidence[i] for i in answered], [correct[i] for i in answered]),
-        "reliability": reliability_table([confidence[i] for i in answered], [correct[i] for i in answered]),
+        "ece": expected_calibration_error(
+            [confidence[i] for i in answered], [correct[i] for i in answered]
+        ),
+        "reliability": reliability_table(
+            [confidence[i] for i in answered], [correct[i] for i in answered]
+        ),
         "thresholds": thresholds,
         "sources": _source_table(found),
         "top_sources": {s: top_sources.count(s) for s in sorted(set(top_sources))},
     }
 
 
-def fit_ranker(hybrid, fit_items: Sequence[EvalItem], *, top_k: int = 5, batch_size: int = 32,
-               seed: int = 0, meta: dict | None = None) -> tuple[Ranker, Collected, float]:
+def fit_ranker(
+    hybrid,
+    fit_items: Sequence[EvalItem],
+    *,
+    top_k: int = 5,
+    batch_size: int = 32,
+    seed: int = 0,
+    meta: dict | None = None,
+) -> tuple[Ranker, Collected, float]:
     """The ranker fitted on ``fit_items``, the collected rows, and the collection time."""
     started = time.perf_counter()
     found = collect(hybrid, fit_items, top_k=top_k, batch_size=batch_size, desc="fit items")
     seconds = time.perf_counter() - started
     rows, labels, prompts = found.matrix()
-    ranker = Ranker.fit(rows, labels, prompts, seed=seed, meta={"items": len(fit_items), **(meta or {})})
+    ranker = Ranker.fit(
+        rows, labels, prompts, seed=seed, meta={"items": len(fit_items), **(meta or {})}
+    )
     return ranker, found, seconds

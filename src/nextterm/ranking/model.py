@@ -85,9 +85,17 @@ def _pack(trees: Sequence[Tree]) -> tuple[Tree, np.ndarray]:
     roots, offset, parts = [], 0, []
     for tree in trees:
         roots.append(offset)
-        shift = lambda child: np.where(child >= 0, child + offset, -1)  # noqa: E731
-        parts.append((tree.feature, tree.threshold, tree.missing_left, shift(tree.left),
-                      shift(tree.right), tree.value))
+        shift = lambda child, offset=offset: np.where(child >= 0, child + offset, -1)  # noqa: E731
+        parts.append(
+            (
+                tree.feature,
+                tree.threshold,
+                tree.missing_left,
+                shift(tree.left),
+                shift(tree.right),
+                tree.value,
+            )
+        )
         offset += len(tree.value)
     columns = [np.concatenate(column) for column in zip(*parts)] if parts else [np.zeros(0)] * 6
     return Tree(*columns), np.asarray(roots, dtype=np.int64)
@@ -107,8 +115,13 @@ class Ranker:
     """Trees (raw score = baseline + sum of trees, a logit) and the probability maps on top
     (``calibration["short"]`` and ``calibration["long"]``)."""
 
-    def __init__(self, trees: Sequence[Tree], baseline: float, calibration: dict[str, CalibrationMap],
-                 meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        trees: Sequence[Tree],
+        baseline: float,
+        calibration: dict[str, CalibrationMap],
+        meta: dict | None = None,
+    ) -> None:
         if set(calibration) != {"short", "long"}:
             raise RankerError("a ranker needs a 'short' and a 'long' probability map")
         self.trees = list(trees)
@@ -137,14 +150,24 @@ class Ranker:
         """Calibrated probability of each row's value being the right next term."""
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
         short = _is_short(rows)
-        return np.array([
-            self.calibration["short" if is_short else "long"](score)
-            for score, is_short in zip(self.scores(rows), short)
-        ])
+        return np.array(
+            [
+                self.calibration["short" if is_short else "long"](score)
+                for score, is_short in zip(self.scores(rows), short)
+            ]
+        )
 
     @classmethod
-    def fit(cls, rows: np.ndarray, labels: Sequence[bool], prompts: Sequence[int], *,
-            seed: int = 0, holdout: float = 0.25, meta: dict | None = None) -> Ranker:
+    def fit(
+        cls,
+        rows: np.ndarray,
+        labels: Sequence[bool],
+        prompts: Sequence[int],
+        *,
+        seed: int = 0,
+        holdout: float = 0.25,
+        meta: dict | None = None,
+    ) -> Ranker:
         """Trees on most prompts, the probability map on the others (``holdout`` of them, whole
         prompts, so no prompt's values are split between the two)."""
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -159,11 +182,17 @@ class Ranker:
         rows = np.where(np.isnan(rows).all(axis=0), 0.0, rows)  # a column no source ever filled
         unique = np.unique(prompts)
         rng = np.random.default_rng(seed)
-        held = set(rng.choice(unique, size=max(1, int(holdout * len(unique))), replace=False).tolist())
+        held = set(
+            rng.choice(unique, size=max(1, int(holdout * len(unique))), replace=False).tolist()
+        )
         in_map = np.array([p in held for p in prompts])
         model = HistGradientBoostingClassifier(
-            max_iter=150, learning_rate=0.08, max_leaf_nodes=15, min_samples_leaf=30,
-            l2_regularization=1.0, random_state=seed,
+            max_iter=150,
+            learning_rate=0.08,
+            max_leaf_nodes=15,
+            min_samples_leaf=30,
+            l2_regularization=1.0,
+            random_state=seed,
         ).fit(rows[~in_map], labels[~in_map])
         trees = [_export(iteration[0]) for iteration in model._predictors]
         baseline = float(np.ravel(model._baseline_prediction)[0])
@@ -172,7 +201,8 @@ class Ranker:
         scores, right, short = partial.scores(rows[in_map]), labels[in_map], _is_short(rows[in_map])
         overall = CalibrationMap.fit(scores, right)
         calibration = {
-            name: CalibrationMap.fit(scores[part], right[part]) if right[part].any() and part.sum() >= MIN_MAP_ROWS
+            name: CalibrationMap.fit(scores[part], right[part])
+            if right[part].any() and part.sum() >= MIN_MAP_ROWS
             else overall
             for name, part in (("short", short), ("long", ~short))
         }
@@ -204,10 +234,14 @@ class Ranker:
         """Read a ranker written by :meth:`save`."""
         data = load_json(path, "ranker", FORMAT, RankerError)
         if data.get("features") != list(FEATURES):
-            raise RankerError(f"{path} was fitted on other features: refit it with nextterm calibrate")
+            raise RankerError(
+                f"{path} was fitted on other features: refit it with nextterm calibrate"
+            )
         try:
             trees = [Tree.from_dict(t) for t in data["trees"]]
-            calibration = {name: CalibrationMap.from_dict(m) for name, m in data["calibration"].items()}
+            calibration = {
+                name: CalibrationMap.from_dict(m) for name, m in data["calibration"].items()
+            }
             return cls(trees, data["baseline"], calibration, data.get("meta"))
         except (KeyError, TypeError, ValueError) as error:
             raise RankerError(f"ranker file {path} is malformed: {error}") from error

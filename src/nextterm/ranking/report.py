@@ -37,8 +37,10 @@ def write_report(report: dict, folder: Path) -> Path:
         "",
         "| source | coverage | precision |",
         "|---|---|---|",
-        *(f"| {row['source']} | {_percent(row['coverage'])} | {_percent(row['precision'])} |"
-          for row in held["sources"]),
+        *(
+            f"| {row['source']} | {_percent(row['coverage'])} | {_percent(row['precision'])} |"
+            for row in held["sources"]
+        ),
         "",
         f"Whose candidate the ranker puts first (held-out): {held['top_sources']}.",
         "",
@@ -46,15 +48,22 @@ def write_report(report: dict, folder: Path) -> Path:
         "",
         "| min confidence | answered | precision | accuracy over all |",
         "|---|---|---|---|",
-        *(f"| {row['min_confidence']} | {_percent(row['answered'])} | {_percent(row['precision'])} "
-          f"| {_percent(row['accuracy'])} |" for row in held["thresholds"]),
+        *(
+            f"| {row['min_confidence']} | {_percent(row['answered'])} | {_percent(row['precision'])} "
+            f"| {_percent(row['accuracy'])} |"
+            for row in held["thresholds"]
+        ),
         "",
         "Reliability of the top-1 answer, held-out:",
         "",
         "| confidence bin | n | mean confidence | accuracy |",
         "|---|---|---|---|",
-        *(f"| {row['low']:.1f}-{row['high']:.1f} | {row['count']} | {row['confidence']:.3f} | "
-          f"{row['accuracy']:.3f} |" for row in held["reliability"] if row["count"]),
+        *(
+            f"| {row['low']:.1f}-{row['high']:.1f} | {row['count']} | {row['confidence']:.3f} | "
+            f"{row['accuracy']:.3f} |"
+            for row in held["reliability"]
+            if row["count"]
+        ),
         "",
         "![reliability](calibration.png)",
         "",

@@ -67,7 +67,8 @@ class CompletionItem:
 def _run_completions(engine, items: list[CompletionItem], cancels: list[threading.Event]) -> list:
     """Decode one batch of completion rows (in the model thread)."""
     builders = [
-        ChoiceBuilder(item.sampling.max_new_tokens, item.sampling.stop_ids, item.stop_strings) for item in items
+        ChoiceBuilder(item.sampling.max_new_tokens, item.sampling.stop_ids, item.stop_strings)
+        for item in items
     ]
 
     def on_step(rows, tokens, logprobs, tops):
@@ -96,7 +97,9 @@ def _run_completions(engine, items: list[CompletionItem], cancels: list[threadin
     return [builder.choice() for builder in builders]
 
 
-def _run_batch(engine, predictor, key: Hashable, items: list, cancels: list[threading.Event]) -> list:
+def _run_batch(
+    engine, predictor, key: Hashable, items: list, cancels: list[threading.Event]
+) -> list:
     """Called in the model thread with one group of queued items."""
     if key == _COMPLETION:
         return _run_completions(engine, items, cancels)
@@ -111,7 +114,9 @@ def _fits_output(term: int) -> bool:
 
 def _candidate_json(rank: int, candidate: Candidate, n_terms: int) -> dict[str, Any]:
     continuation = list(candidate.continuation or (candidate.value,))[:n_terms]
-    shown = next((i for i, term in enumerate(continuation) if not _fits_output(term)), len(continuation))
+    shown = next(
+        (i for i, term in enumerate(continuation) if not _fits_output(term)), len(continuation)
+    )
     return {
         "rank": rank,
         "value": candidate.value,
@@ -154,7 +159,9 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
         finally:
             await batcher.stop()
 
-    app = FastAPI(title="nextterm", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="nextterm", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.add_middleware(RequestIdMiddleware)
     app.state.batcher = batcher
     app.state.config = config
@@ -171,7 +178,9 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
     async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
         return JSONResponse(
-            error_body(str(error.detail), kind), status_code=error.status_code, headers=error.headers
+            error_body(str(error.detail), kind),
+            status_code=error.status_code,
+            headers=error.headers,
         )
 
     async def authorize(request: Request) -> None:
@@ -213,7 +222,9 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
                 headers={"Connection": "close"},
             ) from None
         except ClientDisconnect:
-            raise APIError(400, "the client went away while sending the body", code="client_disconnected") from None
+            raise APIError(
+                400, "the client went away while sending the body", code="client_disconnected"
+            ) from None
         return protocol.parse_json_object(b"".join(chunks))
 
     def enqueue(key: Hashable, items: list) -> asyncio.Future:
@@ -242,7 +253,9 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
         job = enqueue(key, items)
         gone = asyncio.ensure_future(_wait_for_disconnect(request))
         try:
-            done, _ = await asyncio.wait({job, gone}, timeout=config.timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {job, gone}, timeout=config.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             gone.cancel()
             if not job.done():
@@ -285,13 +298,19 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
         for index in range(len(prompts) * body.n):
             # Every sampled row gets a seed, so that a retried batch replays the same tokens.
             seed = random.getrandbits(63) if body.seed is None else derive_seed(body.seed, index)
-            sampling = Sampling(body.max_tokens, body.temperature, body.top_p, seed, frozenset(stop_ids))
-            items.append(CompletionItem(prompts[index // body.n], sampling, text_stops, top_logprobs, index))
+            sampling = Sampling(
+                body.max_tokens, body.temperature, body.top_p, seed, frozenset(stop_ids)
+            )
+            items.append(
+                CompletionItem(prompts[index // body.n], sampling, text_stops, top_logprobs, index)
+            )
         prompt_tokens = sum(len(prompt) for prompt in prompts)
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             writer = ChunkWriter(config.model_name, body.logprobs)
-            return stream_completion(request, items, writer, prompt_tokens if include_usage else None)
+            return stream_completion(
+                request, items, writer, prompt_tokens if include_usage else None
+            )
         choices = await results(request, _COMPLETION, items)
         if choices is None:
             return Response(status_code=499)
@@ -305,12 +324,22 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
         error = job.exception()
         if isinstance(error, NextTermError):
             return sse(error_body(str(error), "invalid_request_error"))
-        logger.error("request %s failed while streaming (a bug in nextterm)", request_id, exc_info=error)
-        return sse(error_body(f"internal server error (a bug, logged with request id {request_id})",
-                              "server_error", code="internal_error"))
+        logger.error(
+            "request %s failed while streaming (a bug in nextterm)", request_id, exc_info=error
+        )
+        return sse(
+            error_body(
+                f"internal server error (a bug, logged with request id {request_id})",
+                "server_error",
+                code="internal_error",
+            )
+        )
 
     def stream_completion(
-        request: Request, items: list[CompletionItem], writer: ChunkWriter, usage_prompt_tokens: int | None
+        request: Request,
+        items: list[CompletionItem],
+        writer: ChunkWriter,
+        usage_prompt_tokens: int | None,
     ) -> StreamingResponse:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
@@ -324,7 +353,9 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
         job.add_done_callback(lambda _: events.put_nowait(None))  # after every emit of the job
 
         async def chunks() -> AsyncIterator[str]:
-            sent = [0] * len(items)  # tokens sent per choice (a retried batch replays from the start)
+            sent = [0] * len(
+                items
+            )  # tokens sent per choice (a retried batch replays from the start)
             lengths = [0] * len(items)  # characters sent per choice
             finished: set[int] = set()
             deadline = loop.time() + config.timeout
@@ -350,7 +381,9 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
                         yield chunk
                     sent[index] += len(fresh)
                     lengths[index] += sum(len(token.text) for token in fresh)
-                if usage_prompt_tokens is not None:  # every kept token was sent: no need to wait for the batch
+                if (
+                    usage_prompt_tokens is not None
+                ):  # every kept token was sent: no need to wait for the batch
                     yield writer.usage(usage_prompt_tokens, sent)
                 yield sse("[DONE]")
             finally:
@@ -373,7 +406,9 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
             "model": config.model_name,
             "predictor": getattr(predictor, "name", type(predictor).__name__),
             "n": body.n,
-            "candidates": [_candidate_json(rank, c, body.n) for rank, c in enumerate(shown, start=1)],
+            "candidates": [
+                _candidate_json(rank, c, body.n) for rank, c in enumerate(shown, start=1)
+            ],
             "omitted": len(answer[0]) - len(shown),
         }
 

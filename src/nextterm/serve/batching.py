@@ -177,7 +177,9 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._executor, self._run, key, items, cancels)
         if len(results) != len(items):
-            raise RuntimeError(f"batch runner returned {len(results)} results for {len(items)} items")
+            raise RuntimeError(
+                f"batch runner returned {len(results)} results for {len(items)} items"
+            )
         self.batches_run += 1
         self.items_run += len(items)
         return results

@@ -55,7 +55,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     index = lookup_index_from(args)
     app = build_app(model, config, device=args.device, lookup_index=index)
     note_missing_index(args, index)
-    print(f"serving {config.model_name!r} on http://{config.host}:{config.port}/v1", file=sys.stderr)
+    print(
+        f"serving {config.model_name!r} on http://{config.host}:{config.port}/v1", file=sys.stderr
+    )
     run_server(app, config, log_level=args.log_level)
     return 0
 
@@ -71,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "GET /v1/models, POST /v1/next-terms (ranked candidates from the hybrid predictor), "
         "GET /health.",
     )
-    parser.add_argument("--model", help="checkpoint directory or hub id (default: the shipped model)")
+    parser.add_argument(
+        "--model", help="checkpoint directory or hub id (default: the shipped model)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     parser.add_argument(
@@ -79,14 +83,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"require 'Authorization: Bearer KEY' on /v1 (default: ${API_KEY_VARIABLE} if set)",
     )
     parser.add_argument(
-        "--model-name", help="model id clients send (default: the checkpoint folder's name, or the hub id)"
+        "--model-name",
+        help="model id clients send (default: the checkpoint folder's name, or the hub id)",
     )
-    parser.add_argument("--max-batch", type=int, default=64, help="most prompts decoded together (default 64)")
+    parser.add_argument(
+        "--max-batch", type=int, default=64, help="most prompts decoded together (default 64)"
+    )
     parser.add_argument(
         "--max-queue", type=int, default=256, help="most waiting requests before 503s (default 256)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=60.0, help="per-request time limit in seconds; work is cancelled (default 60)"
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="per-request time limit in seconds; work is cancelled (default 60)",
     )
     parser.add_argument(
         "--read-timeout",
@@ -97,11 +107,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-body-bytes", type=int, default=1 << 20, help="largest request body (default 1 MiB)"
     )
-    parser.add_argument("--beam", type=int, default=4, help="beam width of model candidates in /v1/next-terms")
+    parser.add_argument(
+        "--beam", type=int, default=4, help="beam width of model candidates in /v1/next-terms"
+    )
     add_lookup_arguments(parser)
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument(
-        "--threads", type=int, help="torch CPU threads (default: torch's choice; 1 avoids oversubscribed cores)"
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: torch's choice; 1 avoids oversubscribed cores)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")

@@ -183,7 +183,9 @@ def completion_response(
             {
                 "index": index,
                 "text": choice.text,
-                "logprobs": None if top_logprobs is None else logprobs_block(choice.tokens, top_logprobs),
+                "logprobs": None
+                if top_logprobs is None
+                else logprobs_block(choice.tokens, top_logprobs),
                 "finish_reason": choice.finish_reason,
             }
             for index, choice in enumerate(choices)
@@ -223,12 +225,20 @@ class ChunkWriter:
     def tokens(self, index: int, tokens: Sequence[Token], offset: int) -> Iterable[str]:
         """One chunk per token of choice ``index``; ``offset`` is its text length so far."""
         for token in tokens:
-            logprobs = None if self.top_logprobs is None else logprobs_block([token], self.top_logprobs, offset)
+            logprobs = (
+                None
+                if self.top_logprobs is None
+                else logprobs_block([token], self.top_logprobs, offset)
+            )
             offset += len(token.text)
-            yield self._chunk([{"index": index, "text": token.text, "logprobs": logprobs, "finish_reason": None}])
+            yield self._chunk(
+                [{"index": index, "text": token.text, "logprobs": logprobs, "finish_reason": None}]
+            )
 
     def finish(self, index: int, reason: str) -> str:
-        return self._chunk([{"index": index, "text": "", "logprobs": None, "finish_reason": reason}])
+        return self._chunk(
+            [{"index": index, "text": "", "logprobs": None, "finish_reason": reason}]
+        )
 
     def usage(self, prompt_tokens: int, generated: Iterable[int]) -> str:
         return self._chunk([], usage=usage(prompt_tokens, generated))

@@ -48,7 +48,15 @@ class ServeConfig:
     beam_width: int = 4
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "max_queue", "max_body_bytes", "max_n", "max_next_terms", "max_top_k", "beam_width"):
+        for name in (
+            "max_batch",
+            "max_queue",
+            "max_body_bytes",
+            "max_n",
+            "max_next_terms",
+            "max_top_k",
+            "beam_width",
+        ):
             if getattr(self, name) < 1:
                 raise ServeConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("timeout", "read_timeout"):

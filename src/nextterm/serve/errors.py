@@ -59,7 +59,14 @@ def error_body(
     message: str, type: str, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
     """``{"error": {"message", "type", "param", "code"}}``, always encodable as UTF-8."""
-    return {"error": {"message": _printable(message), "type": type, "param": _printable(param), "code": code}}
+    return {
+        "error": {
+            "message": _printable(message),
+            "type": type,
+            "param": _printable(param),
+            "code": code,
+        }
+    }
 
 
 def json_bytes(payload: dict[str, Any]) -> bytes:
@@ -88,7 +95,10 @@ class RequestIdMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+                headers = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -109,7 +119,10 @@ class RequestIdMiddleware:
                 {
                     "type": "http.response.start",
                     "status": 500,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
                 }
             )
             await send_with_id({"type": "http.response.body", "body": body})

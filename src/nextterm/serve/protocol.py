@@ -106,7 +106,9 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 def _refuse_constant(name: str) -> float:
-    raise bad_request(f"request body is not valid JSON: {name} is not a JSON number", code="invalid_json")
+    raise bad_request(
+        f"request body is not valid JSON: {name} is not a JSON number", code="invalid_json"
+    )
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -138,7 +140,11 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 def _field_path(location: tuple) -> str:
     # Union branches appear in pydantic locations as type names such as "list[str]"; drop them.
-    parts = [str(part) for part in location if not (isinstance(part, str) and ("[" in part or part in ("str", "int")))]
+    parts = [
+        str(part)
+        for part in location
+        if not (isinstance(part, str) and ("[" in part or part in ("str", "int")))
+    ]
     path = parts[0] if parts else "body"
     for part in parts[1:]:
         path += f"[{part}]" if part.isdigit() else f".{part}"
@@ -152,16 +158,21 @@ def validate_model(model_class: type[BaseModel], data: dict[str, Any]) -> Any:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         path = _field_path(first["loc"])
-        raise bad_request(f"invalid '{path}': {first['msg']}", param=path.split("[")[0].split(".")[0]) from None
+        raise bad_request(
+            f"invalid '{path}': {first['msg']}", param=path.split("[")[0].split(".")[0]
+        ) from None
 
 
 def _check_term(piece: str, where: str, position: int, partial: bool) -> None:
     token = piece.strip()
     if not token:
-        raise bad_request(f"{where}: term {position} is empty (two commas in a row?)", param="prompt")
+        raise bad_request(
+            f"{where}: term {position} is empty (two commas in a row?)", param="prompt"
+        )
     if any(char.isspace() for char in token):
         raise bad_request(
-            f"{where}: term {position} contains whitespace; separate terms with commas", param="prompt"
+            f"{where}: term {position} contains whitespace; separate terms with commas",
+            param="prompt",
         )
     if partial and token == "-":
         return
@@ -184,7 +195,9 @@ def prompt_ids(text: str, where: str = "prompt") -> list[int]:
     return encode_text(text, bos=True)
 
 
-def check_completion(request: CompletionRequest, max_n: int, max_batch: int, max_context: int) -> None:
+def check_completion(
+    request: CompletionRequest, max_n: int, max_batch: int, max_context: int
+) -> None:
     """Limits and unsupported options of a completion request (400 when broken)."""
     if request.echo:
         raise bad_request("echo is not supported", param="echo")
@@ -215,7 +228,9 @@ def check_completion(request: CompletionRequest, max_n: int, max_batch: int, max
         )
     stops = [request.stop] if isinstance(request.stop, str) else (request.stop or [])
     if len(stops) > MAX_STOP_SEQUENCES:
-        raise bad_request(f"at most {MAX_STOP_SEQUENCES} stop sequences, got {len(stops)}", param="stop")
+        raise bad_request(
+            f"at most {MAX_STOP_SEQUENCES} stop sequences, got {len(stops)}", param="stop"
+        )
     if any(not stop for stop in stops):
         raise bad_request("stop sequences must not be empty", param="stop")
     for token_id in request.stop_token_ids or []:
@@ -246,7 +261,9 @@ def completion_prompts(request: CompletionRequest, max_context: int) -> list[lis
     return result
 
 
-def next_terms_sequence(request: NextTermsRequest, max_next_terms: int, max_top_k: int) -> list[int]:
+def next_terms_sequence(
+    request: NextTermsRequest, max_next_terms: int, max_top_k: int
+) -> list[int]:
     """The validated terms of a next-terms request (400 when broken)."""
     if request.n > max_next_terms:
         raise bad_request(f"n must be at most {max_next_terms}, got {request.n}", param="n")

@@ -27,8 +27,12 @@ def _read_timeout(app) -> float:
     return config.read_timeout if config is not None else ServeConfig.read_timeout
 
 
-def build_app(model: str | Path, config: ServeConfig, device: str | None = None,
-              lookup_index: str | Path | None = None):
+def build_app(
+    model: str | Path,
+    config: ServeConfig,
+    device: str | None = None,
+    lookup_index: str | Path | None = None,
+):
     """Load the checkpoint once and serve it: completions from its engine, next terms from the
     hybrid predictor that ``predict`` builds (solvers and rule search, the lookup index when one
     is given, the same engine, the checkpoint's ranker)."""
@@ -48,8 +52,14 @@ def run_server(app, config: ServeConfig, log_level: str = "info") -> None:
 
     from nextterm.serve.transport import protocol_class
 
-    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False,
-                http=protocol_class(config.read_timeout))
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=log_level,
+        access_log=False,
+        http=protocol_class(config.read_timeout),
+    )
 
 
 class BackgroundServer:
@@ -62,7 +72,12 @@ class BackgroundServer:
     """
 
     def __init__(
-        self, app, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning", start_timeout: float = 60.0
+        self,
+        app,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        start_timeout: float = 60.0,
     ) -> None:
         import uvicorn
 
@@ -73,10 +88,15 @@ class BackgroundServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level=log_level, access_log=False, http=protocol_class(_read_timeout(app)))
+            uvicorn.Config(
+                app, log_level=log_level, access_log=False, http=protocol_class(_read_timeout(app))
+            )
         )
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="nextterm-serve"
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            daemon=True,
+            name="nextterm-serve",
         )
         self._start_timeout = start_timeout
 

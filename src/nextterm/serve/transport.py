@@ -50,8 +50,11 @@ class JSONErrorH11Protocol(H11Protocol):
         if self.cycle is not cycle_then or self.transport.is_closing():
             return
         if self.conn.trailing_data[0] and self.conn.our_state is h11.IDLE:
-            self._send_error(408, "the request head did not arrive within the server's read timeout",
-                             "request_timeout")
+            self._send_error(
+                408,
+                "the request head did not arrive within the server's read timeout",
+                "request_timeout",
+            )
         else:
             self.transport.close()
 

@@ -57,7 +57,7 @@ def linear_complexity_mod_p(terms: Sequence[int]) -> tuple[int, list[int]]:
     seq = [t % p for t in terms]
     current, previous = [1], [1]
     length, shift, last_discrepancy = 0, 1, 1
-    for n, value in enumerate(seq):
+    for n in range(len(seq)):
         discrepancy = sum(c * seq[n - i] for i, c in enumerate(current) if i <= n) % p
         if discrepancy == 0:
             shift += 1

@@ -120,7 +120,11 @@ def interpolate(terms: Sequence[int], n_terms: int = 1, *, symbol: str = "a") ->
         method="interpolation",
         explanation=(
             f"{symbol}(n) = {format_rational_polynomial(coefficients)} fits all given terms "
-            + ("(unverified: no spare term checks it)" if spare == 0 else "(checked by 1 term only)")
+            + (
+                "(unverified: no spare term checks it)"
+                if spare == 0
+                else "(checked by 1 term only)"
+            )
         ),
         continuation=tuple(continuation),
         evidence=spare,

@@ -14,9 +14,9 @@ transform (``log10`` of their number).
 from __future__ import annotations
 
 import math
-from itertools import accumulate
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from nextterm.candidates import Candidate
 from nextterm.solvers.evidence import make_candidate
@@ -30,7 +30,7 @@ class Transform:
     ``describe`` prefixes the inner explanation (which names the new sequence ``b``)."""
 
     name: str
-    forward: Callable[[list[int], int], "tuple[list[int], int] | None"]
+    forward: Callable[[list[int], int], tuple[list[int], int] | None]
     inverse: Callable[[list[int], int, list[int]], list[int]]
     describe: str
 

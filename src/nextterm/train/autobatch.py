@@ -55,7 +55,9 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _passes(forward_model: nn.Module, batch: dict, device: torch.device, dtype: torch.dtype, count: int) -> None:
+def _passes(
+    forward_model: nn.Module, batch: dict, device: torch.device, dtype: torch.dtype, count: int
+) -> None:
     for _ in range(count):
         total, _ = loss_sum(forward_model, batch, device, dtype)
         total.backward()
@@ -99,10 +101,21 @@ def _probe(
             gc.collect()
             torch.cuda.empty_cache()
     if not cuda:
-        return Probe(size, True, rows * context_len * timed_passes / timed, None, time.perf_counter() - started)
+        return Probe(
+            size,
+            True,
+            rows * context_len * timed_passes / timed,
+            None,
+            time.perf_counter() - started,
+        )
     peak = torch.cuda.max_memory_allocated(device)
-    fits = not may_fail or peak <= memory_fraction * torch.cuda.get_device_properties(device).total_memory
-    return Probe(size, fits, rows * context_len * timed_passes / timed, peak, time.perf_counter() - started)
+    fits = (
+        not may_fail
+        or peak <= memory_fraction * torch.cuda.get_device_properties(device).total_memory
+    )
+    return Probe(
+        size, fits, rows * context_len * timed_passes / timed, peak, time.perf_counter() - started
+    )
 
 
 def probe_micro_batch(
@@ -125,8 +138,17 @@ def probe_micro_batch(
     sizes = candidates(micro_batch_tokens, context_len)
     for index, size in enumerate(sizes):
         last = index == len(sizes) - 1
-        probe = _probe(forward_model, model, size, context_len, device, dtype, timed_passes,
-                       memory_fraction, may_fail=not last and device.type == "cuda")
+        probe = _probe(
+            forward_model,
+            model,
+            size,
+            context_len,
+            device,
+            dtype,
+            timed_passes,
+            memory_fraction,
+            may_fail=not last and device.type == "cuda",
+        )
         probes.append(probe)
         if probe.fits:
             break

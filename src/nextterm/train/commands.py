@@ -32,7 +32,11 @@ _OVERRIDES: tuple[tuple[str, type, str], ...] = (
     ("peak_tflops", float, "peak TFLOPS of one device for the MFU estimate"),
     ("threads", int, "torch CPU threads (1 is fastest for small models on a busy machine)"),
     ("init_from", str, "start from this checkpoint's weights instead of a fresh preset"),
-    ("time_budget_s", float, "end training after this many seconds even before --tokens (0: no limit)"),
+    (
+        "time_budget_s",
+        float,
+        "end training after this many seconds even before --tokens (0: no limit)",
+    ),
     ("compile_backend", str, "torch.compile backend: inductor, aot_eager or eager"),
 )
 
@@ -44,10 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens", type=int, help="tokens to train for (all processes together)")
     parser.add_argument("--out", help="run directory for checkpoints, config, metrics and plot")
     parser.add_argument("--config", help="TOML file of TrainConfig values (flags win over it)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     parser.add_argument(
-        "--auto-batch", action="store_true", default=None,
+        "--resume", action="store_true", help="continue from the newest checkpoint in --out"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", default=None, help="torch.compile the model"
+    )
+    parser.add_argument(
+        "--auto-batch",
+        action="store_true",
+        default=None,
         help="probe --micro-batch-tokens and halves of it; keep the largest that fits in device memory",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -74,7 +84,11 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
         last = "n/a" if result.val_loss is None else f"{result.val_loss:.4f}"
-        loss = "n/a (nothing left to train)" if result.final_loss != result.final_loss else f"{result.final_loss:.4f}"
+        loss = (
+            "n/a (nothing left to train)"
+            if result.final_loss != result.final_loss
+            else f"{result.final_loss:.4f}"
+        )
         print(
             f"trained {result.tokens:,} tokens in {result.steps} steps: loss {loss}, "
             f"val loss {last} (best {best}), {result.tokens_per_second:,.0f} tokens/s; "

@@ -18,7 +18,6 @@ from typing import Any
 
 from nextterm.errors import NextTermError
 
-
 COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
 """``torch.compile`` backends a run may ask for: kernels generated, or graphs traced only."""
 
@@ -96,7 +95,12 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.warmup_frac + self.cooldown_frac > 1.0:
             raise ConfigError("warmup_frac + cooldown_frac must not exceed 1")
-        for name in ("eval_every_tokens", "checkpoint_every_tokens", "val_tokens", "accuracy_samples"):
+        for name in (
+            "eval_every_tokens",
+            "checkpoint_every_tokens",
+            "val_tokens",
+            "accuracy_samples",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.muon_lr < 0 or self.adamw_lr < 0 or self.grad_clip < 0 or self.peak_tflops < 0:

@@ -80,7 +80,9 @@ class ValidationSet:
             seen += label_tokens(batch)
 
     @torch.no_grad()
-    def loss_sums(self, model: nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[float, int]:
+    def loss_sums(
+        self, model: nn.Module, device: torch.device, dtype: torch.dtype
+    ) -> tuple[float, int]:
         """Summed loss and token count of this rank's slice (all-reduce them for the mean)."""
         was_training = model.training
         model.eval()
@@ -124,7 +126,9 @@ def read_next_term_samples(path: str | Path, limit: int) -> list[NextTermSample]
                 record = json.loads(line)
                 prompt, answer = _terms(record["prompt"]), int(record["answer"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, SequenceError) as error:
-                raise NextTermError(f"{path}:{number}: not a prompt/answer record: {error}") from None
+                raise NextTermError(
+                    f"{path}:{number}: not a prompt/answer record: {error}"
+                ) from None
             try:
                 validate_terms(prompt)
             except SequenceError:
@@ -151,5 +155,7 @@ def next_term_accuracy(
     was_training = model.training
     predictions = Engine(model, device=device).next_terms(prompts, n_terms=1)
     model.train(was_training)
-    correct = sum(terms[0] == sample.answer for terms, sample in zip(predictions, samples, strict=True))
+    correct = sum(
+        terms[0] == sample.answer for terms, sample in zip(predictions, samples, strict=True)
+    )
     return correct / len(samples)

@@ -85,7 +85,9 @@ class TrainResult:
 
 
 def _data_files(data_dir: Path) -> tuple[Path, Path, Path]:
-    train_path, val_path, samples_path = (data_dir / name for name in ("train.packed", "val.packed", "val.jsonl"))
+    train_path, val_path, samples_path = (
+        data_dir / name for name in ("train.packed", "val.packed", "val.jsonl")
+    )
     if not train_path.is_file():
         raise TrainError(f"{data_dir} has no train.packed (build it with `nextterm data build`)")
     if not val_path.is_file():
@@ -132,7 +134,9 @@ def train(
         distributed.teardown()
 
 
-def _time_limit(config: TrainConfig, deadline: float | None, device: torch.device, world: int) -> float:
+def _time_limit(
+    config: TrainConfig, deadline: float | None, device: torch.device, world: int
+) -> float:
     """Seconds the loop may run from now (inf without a limit), the same on every rank."""
     limit = config.time_budget_s or math.inf
     if deadline is not None:
@@ -174,7 +178,9 @@ def _train(
         raise TrainError(f"{out} already holds checkpoints: pass --resume, or choose another --out")
     state = load_training_state(resume_from) if resume_from else None
     if state is not None and state["world_size"] != world:
-        raise ResumeError(f"{resume_from} was written by {state['world_size']} processes; resume it with as many")
+        raise ResumeError(
+            f"{resume_from} was written by {state['world_size']} processes; resume it with as many"
+        )
 
     # -- seeds, data, model, optimizer ----------------------------------------------------------
     random.seed(config.seed + rank)
@@ -200,7 +206,9 @@ def _train(
     )
     # dynamic shapes: batches vary in rows and width, and one graph serves them all
     forward_model: torch.nn.Module = (
-        torch.compile(model, dynamic=True, backend=config.compile_backend) if config.compile else model
+        torch.compile(model, dynamic=True, backend=config.compile_backend)
+        if config.compile
+        else model
     )
     micro_tokens, probes = config.micro_batch_tokens, []
     if state is not None:
@@ -211,9 +219,16 @@ def _train(
         )
         micro_tokens = min(distributed.all_gather_objects(micro_tokens))  # ranks step in lockstep
     batches = TokenBatches(
-        PackedReader(train_path), micro_tokens, config.context_len, seed=config.seed, rank=rank, world_size=world
+        PackedReader(train_path),
+        micro_tokens,
+        config.context_len,
+        seed=config.seed,
+        rank=rank,
+        world_size=world,
     )
-    validation = ValidationSet(val_path, micro_tokens, config.context_len, config.val_tokens, rank, world)
+    validation = ValidationSet(
+        val_path, micro_tokens, config.context_len, config.val_tokens, rank, world
+    )
     schedule = Schedule.from_fractions(
         config.tokens, config.warmup_frac, config.cooldown_frac, config.min_lr_ratio
     )
@@ -223,13 +238,22 @@ def _train(
         optimizer.load_state_dict(state["optimizer"])
         batches.load_state_dict(state["data"][rank])
         restore_rng_state(state["rng"][rank])
-        step, tokens, elapsed, best_val = state["step"], state["tokens"], state["elapsed_s"], state["best_val_loss"]
+        step, tokens, elapsed, best_val = (
+            state["step"],
+            state["tokens"],
+            state["elapsed_s"],
+            state["best_val_loss"],
+        )
     if context.distributed:
         forward_model = DistributedDataParallel(
             forward_model, device_ids=[device.index] if device.type == "cuda" else None
         )
     n_matmul = matmul_parameters(model)
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    device_name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or "cpu"
+    )
     peak = peak_flops(device_name, config.peak_tflops)
 
     # -- run directory: resolved config, metrics log ---------------------------------------------
@@ -342,7 +366,11 @@ def _train(
         step_loss = torch.zeros((), device=device)
         for index, batch in enumerate(micro_batches):
             last = index == len(micro_batches) - 1
-            sync = contextlib.nullcontext() if last or not context.distributed else forward_model.no_sync()
+            sync = (
+                contextlib.nullcontext()
+                if last or not context.distributed
+                else forward_model.no_sync()
+            )
             with sync:
                 total, _ = loss_sum(forward_model, batch, device, dtype)
                 (total * (world / step_tokens)).backward()
@@ -389,12 +417,19 @@ def _train(
             eval_start = time.perf_counter()
             val_loss, accuracy = evaluate()
             if context.is_main:
-                record = {"kind": "eval", "step": step, "tokens": tokens, "val_loss": val_loss,
-                          "seconds": time.perf_counter() - eval_start}
+                record = {
+                    "kind": "eval",
+                    "step": step,
+                    "tokens": tokens,
+                    "val_loss": val_loss,
+                    "seconds": time.perf_counter() - eval_start,
+                }
                 if accuracy is not None:
                     record["next_term_accuracy"] = accuracy
                 metrics.append(record)
-                plot_losses(metrics.records(), out / PLOT_FILE, title=f"{config.preset} on {data_dir.name}")
+                plot_losses(
+                    metrics.records(), out / PLOT_FILE, title=f"{config.preset} on {data_dir.name}"
+                )
             if best_val is None or val_loss < best_val:
                 best_val = val_loss
                 if context.is_main:

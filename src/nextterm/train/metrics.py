@@ -85,7 +85,9 @@ def plot_losses(records: list[dict[str, Any]], path: str | Path, title: str = ""
     import matplotlib.pyplot as plt
 
     train = [(r["tokens"], r["loss"]) for r in records if r.get("kind") == "train"]
-    val = [(r["tokens"], r["val_loss"]) for r in records if r.get("kind") == "eval" and "val_loss" in r]
+    val = [
+        (r["tokens"], r["val_loss"]) for r in records if r.get("kind") == "eval" and "val_loss" in r
+    ]
     figure, axis = plt.subplots(figsize=(8, 4.5))
     if train:
         axis.plot(*zip(*train), label="train loss", linewidth=1)

@@ -71,7 +71,9 @@ def _now() -> float:
 # -- data -------------------------------------------------------------------------------------
 
 
-def bundle_data(data_dir: str | Path, path: str | Path, fraction: float = 1.0, seed: int = 0) -> dict:
+def bundle_data(
+    data_dir: str | Path, path: str | Path, fraction: float = 1.0, seed: int = 0
+) -> dict:
     """Write ``path`` (.tar.xz) from a built data directory, with ``fraction`` of its training
     sequences (a uniform random sample, in file order); returns what went in."""
     import numpy as np
@@ -83,13 +85,19 @@ def bundle_data(data_dir: str | Path, path: str | Path, fraction: float = 1.0, s
         raise TimedRunError(f"--fraction must be in (0, 1], got {fraction}")
     missing = [name for name in BUNDLE_REQUIRED if not (data_dir / name).is_file()]
     if missing:
-        raise TimedRunError(f"{data_dir} lacks {', '.join(missing)}: build it with `nextterm data build`")
+        raise TimedRunError(
+            f"{data_dir} lacks {', '.join(missing)}: build it with `nextterm data build`"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".bundle-") as staging:
         train = data_dir / "train.packed"
         reader = PackedReader(train)
         if fraction < 1.0:
-            keep = np.sort(np.random.default_rng(seed).permutation(len(reader))[: round(fraction * len(reader))])
+            keep = np.sort(
+                np.random.default_rng(seed).permutation(len(reader))[
+                    : round(fraction * len(reader))
+                ]
+            )
             train = Path(staging) / "train.packed"
             with PackedWriter(train) as writer:
                 for index in keep.tolist():
@@ -102,11 +110,18 @@ def bundle_data(data_dir: str | Path, path: str | Path, fraction: float = 1.0, s
                 if source.is_file():
                     archive.add(source, arcname=name)
         os.replace(partial, path)
-    return {"bundle": str(path), "bytes": path.stat().st_size, "fraction": fraction,
-            "train_sequences": sequences, "train_tokens": tokens}
+    return {
+        "bundle": str(path),
+        "bytes": path.stat().st_size,
+        "fraction": fraction,
+        "train_sequences": sequences,
+        "train_tokens": tokens,
+    }
 
 
-def prepare_data(source: str | Path, work: Path, build_config: str | None = None) -> tuple[Path, str]:
+def prepare_data(
+    source: str | Path, work: Path, build_config: str | None = None
+) -> tuple[Path, str]:
     """The data directory for ``source`` (bundle, stripped file or data directory) and its kind."""
     source = Path(source)
     if source.is_dir():
@@ -115,7 +130,9 @@ def prepare_data(source: str | Path, work: Path, build_config: str | None = None
             raise TimedRunError(f"data directory {source} lacks {', '.join(missing)}")
         return source, "directory"
     if not source.is_file():
-        raise TimedRunError(f"no input at {source}: give a data bundle, a stripped(.gz) file or a data directory")
+        raise TimedRunError(
+            f"no input at {source}: give a data bundle, a stripped(.gz) file or a data directory"
+        )
     data = work / "data"
     if tarfile.is_tarfile(source):
         with tarfile.open(source) as archive:
@@ -123,12 +140,17 @@ def prepare_data(source: str | Path, work: Path, build_config: str | None = None
             missing = [name for name in BUNDLE_REQUIRED if name not in names]
             if missing:
                 raise TimedRunError(f"{source} is not a data bundle: it lacks {', '.join(missing)}")
-            archive.extractall(data, members=[m for m in archive.getmembers() if m.name in BUNDLE_FILES],
-                               filter="data")
+            archive.extractall(
+                data,
+                members=[m for m in archive.getmembers() if m.name in BUNDLE_FILES],
+                filter="data",
+            )
         return data, "bundle"
     from nextterm.data.build import BuildConfig, build, load_config
 
-    build(source, data, load_config(build_config) if build_config else BuildConfig(), progress=False)
+    build(
+        source, data, load_config(build_config) if build_config else BuildConfig(), progress=False
+    )
     return data, "build"
 
 
@@ -154,7 +176,9 @@ def export_run(run: Path, out: Path, staging: Path) -> dict[str, int]:
     meta = {**read_meta(final), "exported": {"from": FINAL_LATEST, "dtype": "bfloat16"}}
     with no_transformers_bars():
         model = load_checkpoint(final, dtype=torch.bfloat16)
-        exported = save_checkpoint(model, staging / "checkpoint", meta=meta, max_shard_size=SHARD_BYTES)
+        exported = save_checkpoint(
+            model, staging / "checkpoint", meta=meta, max_shard_size=SHARD_BYTES
+        )
     out.mkdir(parents=True, exist_ok=True)
     shards = sorted(p for p in exported.iterdir() if p.suffix == ".safetensors")
     for shard in shards:
@@ -178,8 +202,11 @@ def check_limits(out: Path) -> list[str]:
     sizes = {p.name: p.stat().st_size for p in files if p.is_file()}
     if len(files) > MAX_FILES:
         problems.append(f"{len(files)} entries, more than {MAX_FILES}")
-    problems += [f"{name} has {size:,} bytes, over {MAX_FILE_BYTES:,}" for name, size in sizes.items()
-                 if size > MAX_FILE_BYTES]
+    problems += [
+        f"{name} has {size:,} bytes, over {MAX_FILE_BYTES:,}"
+        for name, size in sizes.items()
+        if size > MAX_FILE_BYTES
+    ]
     if sum(sizes.values()) > MAX_TOTAL_BYTES:
         problems.append(f"{sum(sizes.values()):,} bytes in all, over {MAX_TOTAL_BYTES:,}")
     return problems
@@ -194,7 +221,9 @@ def _machine(device: str) -> dict:
 
     return {
         "device": device,
-        "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu",
+        "device_name": torch.cuda.get_device_name()
+        if torch.cuda.is_available()
+        else platform.processor() or "cpu",
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -242,14 +271,23 @@ def run(args: argparse.Namespace) -> int:
     train_started = _now()
     from nextterm.train.loop import CONFIG_FILE, METRICS_FILE, train
 
-    config = load_config(args.config, data=str(data), out=str(run_dir), tokens=args.tokens,
-                         time_budget_s=args.train_s, auto_batch=True)
+    config = load_config(
+        args.config,
+        data=str(data),
+        out=str(run_dir),
+        tokens=args.tokens,
+        time_budget_s=args.train_s,
+        auto_batch=True,
+    )
     deadline = STARTED + args.budget_s - args.reserve_s
     result = train(config, progress=False, deadline=deadline)
     phases["setup"] = _now() - train_started - result.loop_seconds
     phases["train_loop"] = result.loop_seconds
-    print(f"[{_now():6.1f} s] trained {result.tokens:,} tokens in {result.steps} steps "
-          f"(setup {phases['setup']:.1f} s: imports, model, compilation, batch probe)", flush=True)
+    print(
+        f"[{_now():6.1f} s] trained {result.tokens:,} tokens in {result.steps} steps "
+        f"(setup {phases['setup']:.1f} s: imports, model, compilation, batch probe)",
+        flush=True,
+    )
 
     export_started = _now()
     with tempfile.TemporaryDirectory(dir=work, prefix="export-") as staging:
@@ -264,8 +302,11 @@ def run(args: argparse.Namespace) -> int:
         "preset": config.preset,
         "parameters": parameters,
         "context_len": config.context_len,
-        "input": {"path": str(args.input), "bytes": Path(args.input).stat().st_size if Path(args.input).is_file() else None,
-                  "kind": kind},
+        "input": {
+            "path": str(args.input),
+            "bytes": Path(args.input).stat().st_size if Path(args.input).is_file() else None,
+            "kind": kind,
+        },
         "budget": {"budget_s": args.budget_s, "train_s": args.train_s, "reserve_s": args.reserve_s},
         "micro_batch_tokens": result.micro_batch_tokens,
         "probe": [r for r in records if r.get("kind") == "probe"],
@@ -280,12 +321,17 @@ def run(args: argparse.Namespace) -> int:
     temporary.write_text(json.dumps(results, indent=2) + "\n")
     os.replace(temporary, out / RESULTS_FILE)
     problems = check_limits(out)
-    print(f"[{_now():6.1f} s] wrote {out}: " + ", ".join(sorted(p.name for p in out.iterdir())), flush=True)
+    print(
+        f"[{_now():6.1f} s] wrote {out}: " + ", ".join(sorted(p.name for p in out.iterdir())),
+        flush=True,
+    )
     summary = results["run"]
-    print(f"val loss {summary['val_loss']:.4f}, next-term accuracy {summary['next_term_accuracy']}, "
-          f"{summary['tokens_per_second']:,.0f} tokens/s, {summary['tokens_per_parameter']:.1f} tokens/parameter, "
-          f"micro-batch {result.micro_batch_tokens:,} tokens, total {results['total_s']:.1f} s of {args.budget_s:g}",
-          flush=True)
+    print(
+        f"val loss {summary['val_loss']:.4f}, next-term accuracy {summary['next_term_accuracy']}, "
+        f"{summary['tokens_per_second']:,.0f} tokens/s, {summary['tokens_per_parameter']:.1f} tokens/parameter, "
+        f"micro-batch {result.micro_batch_tokens:,} tokens, total {results['total_s']:.1f} s of {args.budget_s:g}",
+        flush=True,
+    )
     if problems:
         raise TimedRunError("returned files break the limits: " + "; ".join(problems))
     return 0
@@ -299,23 +345,47 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nextterm.train.timed", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="TOML training config (the model, batch and evaluation settings)")
-    parser.add_argument("--input", help="data bundle (.tar.xz), stripped(.gz) file, or built data directory")
+    parser = argparse.ArgumentParser(
+        prog="python -m nextterm.train.timed", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--config", help="TOML training config (the model, batch and evaluation settings)"
+    )
+    parser.add_argument(
+        "--input", help="data bundle (.tar.xz), stripped(.gz) file, or built data directory"
+    )
     parser.add_argument("--out", help="folder for the returned files (must be empty or absent)")
-    parser.add_argument("--work", help="scratch folder for data, run and export (default: a new temporary one)")
-    parser.add_argument("--budget-s", type=float, default=540.0, help="wall-clock seconds for the whole run")
-    parser.add_argument("--train-s", type=float, default=420.0, help="most seconds of training steps")
-    parser.add_argument("--reserve-s", type=float, default=45.0,
-                        help="seconds kept at the end for the final evaluation, checkpoint and export")
-    parser.add_argument("--tokens", type=int, help="token cap (the time limit usually ends the run first)")
+    parser.add_argument(
+        "--work", help="scratch folder for data, run and export (default: a new temporary one)"
+    )
+    parser.add_argument(
+        "--budget-s", type=float, default=540.0, help="wall-clock seconds for the whole run"
+    )
+    parser.add_argument(
+        "--train-s", type=float, default=420.0, help="most seconds of training steps"
+    )
+    parser.add_argument(
+        "--reserve-s",
+        type=float,
+        default=45.0,
+        help="seconds kept at the end for the final evaluation, checkpoint and export",
+    )
+    parser.add_argument(
+        "--tokens", type=int, help="token cap (the time limit usually ends the run first)"
+    )
     parser.add_argument("--build-config", help="BuildConfig JSON for a stripped(.gz) input")
     commands = parser.add_subparsers(dest="command")
-    bundle = commands.add_parser("bundle", help="pack a built data directory into a carried .tar.xz")
+    bundle = commands.add_parser(
+        "bundle", help="pack a built data directory into a carried .tar.xz"
+    )
     bundle.add_argument("--data", required=True, help="directory made by `nextterm data build`")
     bundle.add_argument("--out", required=True, help="bundle file to write (.tar.xz)")
-    bundle.add_argument("--fraction", type=float, default=1.0, help="share of training sequences kept")
-    bundle.add_argument("--seed", type=int, default=0, help="seed of the sample of training sequences")
+    bundle.add_argument(
+        "--fraction", type=float, default=1.0, help="share of training sequences kept"
+    )
+    bundle.add_argument(
+        "--seed", type=int, default=0, help="seed of the sample of training sequences"
+    )
     return parser
 
 
@@ -327,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
             return _bundle(args)
         missing = [flag for flag in ("config", "input", "out") if not getattr(args, flag)]
         if missing:
-            parser.error("the following arguments are required: " + ", ".join(f"--{f}" for f in missing))
+            parser.error(
+                "the following arguments are required: " + ", ".join(f"--{f}" for f in missing)
+            )
         return run(args)
     except NextTermError as error:
         print(f"error: {error}", file=sys.stderr)

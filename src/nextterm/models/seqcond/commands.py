@@ -24,18 +24,27 @@ def register(subparsers) -> None:
         description="Generate an answer with a SeqCond chat model (think-then-answer template).",
     )
     parser.add_argument("prompt", help="the user message")
-    parser.add_argument("--model", required=True, help="model directory (config.json + model.safetensors) or hub id")
-    parser.add_argument("--show-reasoning", action="store_true", help="also print the model's reasoning")
+    parser.add_argument(
+        "--model", required=True, help="model directory (config.json + model.safetensors) or hub id"
+    )
+    parser.add_argument(
+        "--show-reasoning", action="store_true", help="also print the model's reasoning"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--temperature", type=float, default=0.15, help="0 = greedy")
     parser.add_argument("--top-p", type=float, default=0.9)
     parser.add_argument("--top-k", type=int, default=50)
     parser.add_argument("--repetition-penalty", type=float, default=1.1)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--tokenizer-file", default=None,
-                        help="a local cl100k_base.tiktoken ranks file (default: the model directory's tokenizer.json)")
+    parser.add_argument(
+        "--tokenizer-file",
+        default=None,
+        help="a local cl100k_base.tiktoken ranks file (default: the model directory's tokenizer.json)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument(
+        "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"]
+    )
     parser.add_argument("--acceleration", default="auto", choices=["auto", "cuda_graph", "none"])
     parser.set_defaults(func=run_generate)
 
@@ -76,9 +85,13 @@ def run_generate(args: argparse.Namespace) -> int:
     try:
         model = SeqCondForCausalLM.from_pretrained(args.model, dtype=dtype)
     except (OSError, ValueError) as error:
-        raise GenerateCommandError(f"cannot load a SeqCond model from {args.model}: {error}") from error
+        raise GenerateCommandError(
+            f"cannot load a SeqCond model from {args.model}: {error}"
+        ) from error
     model = model.to(device).eval()
-    generated = generate_ids(model, [tokenizer.encode_chat(args.prompt)], config, acceleration=args.acceleration)[0]
+    generated = generate_ids(
+        model, [tokenizer.encode_chat(args.prompt)], config, acceleration=args.acceleration
+    )[0]
     reply = tokenizer.split_reply(generated)
     if args.show_reasoning:
         print(f"Reasoning:\n{reply.reasoning}\n\nAnswer:\n{reply.answer}")

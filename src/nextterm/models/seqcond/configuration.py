@@ -42,7 +42,9 @@ class SeqCondConfig(PretrainedConfig):
     dropout: float = 0.0
     tie_weights: bool = True
     num_heads: int = 16
-    num_kv_heads: int | None = 4  # None: one key/value head per query head (full multi-head attention)
+    num_kv_heads: int | None = (
+        4  # None: one key/value head per query head (full multi-head attention)
+    )
     qk_norm: bool = True
     qk_norm_eps: float = 1e-6
     seqcond_heads: int = 16
@@ -72,11 +74,15 @@ class SeqCondConfig(PretrainedConfig):
     def validate_shapes(self) -> None:
         """Raise :class:`SeqCondConfigError` when the head counts and widths are inconsistent."""
         if self.d_model % self.num_heads:
-            raise SeqCondConfigError(f"d_model {self.d_model} is not a multiple of num_heads {self.num_heads}")
+            raise SeqCondConfigError(
+                f"d_model {self.d_model} is not a multiple of num_heads {self.num_heads}"
+            )
         if (self.d_model // self.num_heads) % 2:
             raise SeqCondConfigError("the transformer head dimension must be even (RoPE)")
         if self.num_heads % self.num_kv_heads:
-            raise SeqCondConfigError(f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}")
+            raise SeqCondConfigError(
+                f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}"
+            )
         if self.seqcond_heads % self.num_query_heads:
             raise SeqCondConfigError(
                 f"seqcond_heads {self.seqcond_heads} is not a multiple of num_query_heads {self.num_query_heads}"
@@ -84,11 +90,17 @@ class SeqCondConfig(PretrainedConfig):
         if not 0 <= self.num_anchor_heads <= self.seqcond_heads:
             raise SeqCondConfigError("num_anchor_heads must lie between 0 and seqcond_heads")
         if self.num_thetas < 1 or self.conv_kernel_size < 1 or self.seqcond_ratio < 0:
-            raise SeqCondConfigError("num_thetas and conv_kernel_size must be >= 1 and seqcond_ratio >= 0")
+            raise SeqCondConfigError(
+                "num_thetas and conv_kernel_size must be >= 1 and seqcond_ratio >= 0"
+            )
         if self.seqcond_state_width < 1:
-            raise SeqCondConfigError("int(d_model * expand_factor) must be at least seqcond_heads * num_thetas")
+            raise SeqCondConfigError(
+                "int(d_model * expand_factor) must be at least seqcond_heads * num_thetas"
+            )
         if self.use_positional_embedding:
-            raise SeqCondConfigError("use_positional_embedding=True is not supported (the Nautile layout has none)")
+            raise SeqCondConfigError(
+                "use_positional_embedding=True is not supported (the Nautile layout has none)"
+            )
 
     @property
     def head_dim(self) -> int:

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nextterm.models.seqcond.modeling import DecodeState, SeqCondForCausalLM, SeqCondInputError, right_padded_lengths
+from nextterm.models.seqcond.modeling import (
+    DecodeState,
+    SeqCondForCausalLM,
+    SeqCondInputError,
+    right_padded_lengths,
+)
 
 ACCELERATIONS = ("auto", "cuda_graph", "none")
 CAPACITY_BUCKET = 256
@@ -60,7 +65,9 @@ def apply_repetition_penalty(logits: Tensor, seen: Tensor, penalty: float) -> Te
     return torch.where(seen, logits / penalty, logits)
 
 
-def choose_tokens(logits: Tensor, seen: Tensor, config: SamplingConfig, generator: torch.Generator | None) -> Tensor:
+def choose_tokens(
+    logits: Tensor, seen: Tensor, config: SamplingConfig, generator: torch.Generator | None
+) -> Tensor:
     """Next token per row [B] from logits [B, V]."""
     logits = apply_repetition_penalty(logits.float(), seen, config.repetition_penalty)
     if config.temperature == 0:
@@ -72,7 +79,9 @@ def choose_tokens(logits: Tensor, seen: Tensor, config: SamplingConfig, generato
     if config.top_p < 1.0:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
         cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        drop_sorted = cumulative - torch.softmax(sorted_logits, dim=-1) >= config.top_p  # keeps the first token
+        drop_sorted = (
+            cumulative - torch.softmax(sorted_logits, dim=-1) >= config.top_p
+        )  # keeps the first token
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     probabilities = torch.softmax(logits, dim=-1)
@@ -82,11 +91,15 @@ def choose_tokens(logits: Tensor, seen: Tensor, config: SamplingConfig, generato
 def resolve_acceleration(acceleration: str, device: torch.device) -> str:
     """``"cuda_graph"`` or ``"none"``; raises for an unknown name or CUDA graphs off a CUDA device."""
     if acceleration not in ACCELERATIONS:
-        raise SeqCondInputError(f"acceleration must be one of {', '.join(ACCELERATIONS)}, not {acceleration!r}")
+        raise SeqCondInputError(
+            f"acceleration must be one of {', '.join(ACCELERATIONS)}, not {acceleration!r}"
+        )
     if acceleration == "auto":
         return "cuda_graph" if device.type == "cuda" else "none"
     if acceleration == "cuda_graph" and device.type != "cuda":
-        raise SeqCondInputError(f"acceleration='cuda_graph' needs a CUDA device; the model is on {device.type}")
+        raise SeqCondInputError(
+            f"acceleration='cuda_graph' needs a CUDA device; the model is on {device.type}"
+        )
     return acceleration
 
 
@@ -110,7 +123,12 @@ class CudaGraphStep:
         state.copy_(saved)
 
     def key(self) -> tuple:
-        return (self.state.batch_size, self.state.capacity, self.model.dtype, self.state.position.device)
+        return (
+            self.state.batch_size,
+            self.state.capacity,
+            self.model.dtype,
+            self.state.position.device,
+        )
 
     def __call__(self, tokens: Tensor) -> Tensor:
         self.tokens.copy_(tokens)
@@ -139,7 +157,9 @@ def generate_ids(
     """Generated token ids per prompt (EOS included when reached), batched with right padding."""
     config = config or SamplingConfig()
     if not prompts or any(len(prompt) == 0 for prompt in prompts):
-        raise SeqCondInputError("generation needs at least one prompt and every prompt at least one token")
+        raise SeqCondInputError(
+            "generation needs at least one prompt and every prompt at least one token"
+        )
     device = model.device
     mode = resolve_acceleration(acceleration, device)
     vocab = model.config.vocab_size
@@ -161,7 +181,11 @@ def generate_ids(
     if mode == "cuda_graph":
         capacity = -(-capacity // CAPACITY_BUCKET) * CAPACITY_BUCKET
     logits, state = model.prefill(input_ids, lengths, capacity=capacity)
-    step = _graph_stepper(model, state) if mode == "cuda_graph" else lambda tokens: model.decode_step(state, tokens)
+    step = (
+        _graph_stepper(model, state)
+        if mode == "cuda_graph"
+        else lambda tokens: model.decode_step(state, tokens)
+    )
 
     seen = torch.zeros(batch, vocab, dtype=torch.bool, device=device)
     for row, prompt in enumerate(prompts):
@@ -209,7 +233,9 @@ def generate_tensor(
     Rows that stop early (EOS) are filled with the pad id; ``do_sample=False`` is greedy.
     """
     if input_ids.dim() != 2:
-        raise SeqCondInputError(f"input_ids must be [batch, time], got shape {tuple(input_ids.shape)}")
+        raise SeqCondInputError(
+            f"input_ids must be [batch, time], got shape {tuple(input_ids.shape)}"
+        )
     if attention_mask is None:
         lengths = [input_ids.shape[1]] * input_ids.shape[0]
     else:

@@ -120,7 +120,9 @@ class GatedRMSNorm(nn.Module):
 def rope_cos_sin(positions: Tensor, head_dim: int, base: float) -> tuple[Tensor, Tensor]:
     """Cos and sin tables ``[..., head_dim / 2]`` (float32) for integer ``positions``."""
     half = head_dim // 2
-    inv_freq = 1.0 / base ** (torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    inv_freq = 1.0 / base ** (
+        torch.arange(half, device=positions.device, dtype=torch.float32) / half
+    )
     angles = positions.to(torch.float32).unsqueeze(-1) * inv_freq
     return angles.cos(), angles.sin()
 
@@ -173,7 +175,11 @@ class SeqCondAttention(nn.Module):
         """Raw frequencies that make theta geometric from 0.001 to 3 (over M, or over H if M == 1)."""
         k_heads, h, m = self.num_heads, self.width, self.num_thetas
         if m == 1:
-            theta = torch.logspace(math.log10(THETA_MIN), math.log10(THETA_MAX), h) if h > 1 else torch.tensor([1.0])
+            theta = (
+                torch.logspace(math.log10(THETA_MIN), math.log10(THETA_MAX), h)
+                if h > 1
+                else torch.tensor([1.0])
+            )
             fraction = ((theta - THETA_MIN) / (THETA_MAX - THETA_MIN)).clamp(1e-4, 1 - 1e-4)
             return torch.logit(fraction).view(1, 1, 1, h, 1).expand(1, 1, k_heads, h, 1).clone()
         theta = torch.logspace(math.log10(THETA_MIN), math.log10(THETA_MAX), m)
@@ -191,9 +197,13 @@ class SeqCondAttention(nn.Module):
     def theta(self) -> Tensor:
         """Frequencies (K, H, M), float32, monotone in (0.001, 3]."""
         if self.num_thetas == 1:
-            return (THETA_MIN + (THETA_MAX - THETA_MIN) * torch.sigmoid(self.theta_raw.float()))[0, 0]
+            return (THETA_MIN + (THETA_MAX - THETA_MIN) * torch.sigmoid(self.theta_raw.float()))[
+                0, 0
+            ]
         d = F.softplus(self.theta_d_raw.float()) + 1e-4
-        return (THETA_MIN + (THETA_MAX - THETA_MIN) * torch.cumsum(d, -1) / d.sum(-1, keepdim=True))[0, 0]
+        return (
+            THETA_MIN + (THETA_MAX - THETA_MIN) * torch.cumsum(d, -1) / d.sum(-1, keepdim=True)
+        )[0, 0]
 
     def position_prior(self, positions: Tensor) -> Tensor:
         """Absolute-position prior ``[..., K]`` (float32) for integer ``positions`` [...]."""
@@ -211,10 +221,14 @@ class SeqCondAttention(nn.Module):
         lead = z.shape[:-1]
         values = z[..., : k_heads * h].reshape(*lead, k_heads, h)
         scores = z[..., k_heads * h : k_heads * h + k_heads]
-        queries = z[..., k_heads * h + k_heads :].reshape(*lead, self.num_query_heads, h, self.num_thetas, 2)
+        queries = z[..., k_heads * h + k_heads :].reshape(
+            *lead, self.num_query_heads, h, self.num_thetas, 2
+        )
         return values, scores, queries
 
-    def _features(self, values: Tensor, scores: Tensor, positions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _features(
+        self, values: Tensor, scores: Tensor, positions: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Token weights w (…, K) and feature parts Re f, Im f (…, K, H, M), float32."""
         values = values.float()
         raw = F.softplus(self.score_scale.float() * scores.float() + self.score_bias.float())
@@ -224,7 +238,9 @@ class SeqCondAttention(nn.Module):
         amplitude = (weights.unsqueeze(-1) * values).unsqueeze(-1)
         return weights, amplitude * torch.cos(phase), amplitude * torch.sin(phase)
 
-    def _readout(self, u: Tensor, den: Tensor, num_re: Tensor, num_im: Tensor, queries: Tensor) -> Tensor:
+    def _readout(
+        self, u: Tensor, den: Tensor, num_re: Tensor, num_im: Tensor, queries: Tensor
+    ) -> Tensor:
         """From sums (…, K) / (…, K, H, M) and queries to the block output (…, d)."""
         k_heads, h, m = self.num_heads, self.width, self.num_thetas
         lead = den.shape[:-1]
@@ -242,10 +258,14 @@ class SeqCondAttention(nn.Module):
         y = self.gated_norm(y.reshape(*lead, k_heads * 2 * h).to(u.dtype), self.gate_proj(u))
         mixed = torch.einsum("...kc,kce->...ke", y.reshape(*lead, k_heads, 2 * h), self.W_readout)
         value, gate = mixed.chunk(2, dim=-1)
-        return self.out_proj((value * torch.sigmoid(gate)).reshape(*lead, k_heads * self.out_expand * h))
+        return self.out_proj(
+            (value * torch.sigmoid(gate)).reshape(*lead, k_heads * self.out_expand * h)
+        )
 
     # -- parallel and recurrent forms -----------------------------------------------------------
-    def forward(self, u: Tensor, lengths: Tensor | None = None, cache: SCACache | None = None) -> Tensor:
+    def forward(
+        self, u: Tensor, lengths: Tensor | None = None, cache: SCACache | None = None
+    ) -> Tensor:
         """Parallel form over ``u`` [B, T, d]; with ``cache``, store the state at ``lengths - 1``."""
         batch, length, _ = u.shape
         z_in = self.in_proj(u)
@@ -259,14 +279,18 @@ class SeqCondAttention(nn.Module):
         num_im = torch.cumsum(f_im, dim=1)
         if cache is not None:
             last = (lengths - 1).view(batch, 1)
-            cache.den.copy_(den.gather(1, last.unsqueeze(-1).expand(-1, -1, den.shape[-1])).squeeze(1))
+            cache.den.copy_(
+                den.gather(1, last.unsqueeze(-1).expand(-1, -1, den.shape[-1])).squeeze(1)
+            )
             index = last.view(batch, 1, 1, 1, 1).expand(-1, -1, *num_re.shape[2:])
             cache.num_re.copy_(num_re.gather(1, index).squeeze(1))
             cache.num_im.copy_(num_im.gather(1, index).squeeze(1))
             if self.kernel > 1:
                 window = lengths.view(batch, 1) + torch.arange(self.kernel - 1, device=u.device)
                 history = padded.transpose(1, 2)  # [B, T + kernel - 1, C], left zero-padded
-                cache.conv.copy_(history.gather(1, window.unsqueeze(-1).expand(-1, -1, self.channels)))
+                cache.conv.copy_(
+                    history.gather(1, window.unsqueeze(-1).expand(-1, -1, self.channels))
+                )
         return self._readout(u, den, num_re, num_im, queries)
 
     def step(self, u: Tensor, positions: Tensor, cache: SCACache) -> Tensor:
@@ -303,13 +327,17 @@ class SCABlock(nn.Module):
         self.attn = SeqCondAttention(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None, cache: SCACache | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, cache: SCACache | None = None
+    ) -> Tensor:
         return x + self.dropout(self.attn(self.norm(x), lengths, cache))
 
     def step(self, x: Tensor, positions: Tensor, cache: SCACache, kv_length: int) -> Tensor:
         return x + self.attn.step(self.norm(x), positions, cache)
 
-    def empty_cache(self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype) -> SCACache:
+    def empty_cache(
+        self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype
+    ) -> SCACache:
         return self.attn.empty_cache(batch, device, dtype)
 
 
@@ -319,8 +347,16 @@ class TransformerAttention(nn.Module):
     def __init__(self, config: SeqCondConfig) -> None:
         super().__init__()
         d = config.d_model
-        self.num_heads, self.num_kv_heads, self.head_dim = config.num_heads, config.num_kv_heads, config.head_dim
-        self.qk_norm, self.qk_norm_eps, self.rope_base = config.qk_norm, config.qk_norm_eps, config.rope_base
+        self.num_heads, self.num_kv_heads, self.head_dim = (
+            config.num_heads,
+            config.num_kv_heads,
+            config.head_dim,
+        )
+        self.qk_norm, self.qk_norm_eps, self.rope_base = (
+            config.qk_norm,
+            config.qk_norm_eps,
+            config.rope_base,
+        )
         self.maxlen = config.maxlen
         self.q_proj = nn.Linear(d, d, bias=False)
         self.k_proj = nn.Linear(d, self.num_kv_heads * self.head_dim, bias=False)
@@ -384,7 +420,9 @@ class TransformerBlock(nn.Module):
         u, v = self.ff_in(self.norm2(x)).chunk(2, dim=-1)
         return self.ff_out(F.silu(v) * u)
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None, cache: KVCache | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, cache: KVCache | None = None
+    ) -> Tensor:
         x = x + self.dropout(self.attn(self.norm1(x), cache))
         return x + self.dropout(self._ffn(x))
 
@@ -392,8 +430,11 @@ class TransformerBlock(nn.Module):
         x = x + self.attn.step(self.norm1(x), positions, cache, kv_length)
         return x + self._ffn(x)
 
-    def empty_cache(self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype) -> KVCache:
+    def empty_cache(
+        self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype
+    ) -> KVCache:
         shape = (batch, self.attn.num_kv_heads, capacity, self.attn.head_dim)
         return KVCache(
-            key=torch.zeros(shape, device=device, dtype=dtype), value=torch.zeros(shape, device=device, dtype=dtype)
+            key=torch.zeros(shape, device=device, dtype=dtype),
+            value=torch.zeros(shape, device=device, dtype=dtype),
         )

@@ -117,7 +117,9 @@ class SeqCondPreTrainedModel(PreTrainedModel):
             init.copy_(theta, module.initial_theta_raw())
             init.zeros_(module.w_int_raw)
             if module.num_anchor < module.num_heads:
-                init.copy_(module.decay_slopes, module.initial_slopes(module.num_heads - module.num_anchor))
+                init.copy_(
+                    module.decay_slopes, module.initial_slopes(module.num_heads - module.num_anchor)
+                )
             if module.num_anchor:
                 init.copy_(module.anchor_slopes, module.initial_slopes(module.num_anchor))
             init.ones_(module.score_scale)
@@ -144,7 +146,9 @@ class SeqCondModel(SeqCondPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embedding = value
 
-    def forward(self, input_ids: Tensor, lengths: Tensor | None = None, state: DecodeState | None = None) -> Tensor:
+    def forward(
+        self, input_ids: Tensor, lengths: Tensor | None = None, state: DecodeState | None = None
+    ) -> Tensor:
         """Hidden states [B, T, d]; with ``state`` (and ``lengths``), fill the decoding caches."""
         hidden = self.embedding(input_ids)
         for index, block in enumerate(self.blocks):
@@ -163,7 +167,9 @@ class SeqCondModel(SeqCondPreTrainedModel):
 def right_padded_lengths(attention_mask: Tensor) -> Tensor:
     """Row lengths of a right-padded mask; raises :class:`SeqCondInputError` for any other layout."""
     lengths = attention_mask.long().sum(dim=1)
-    expected = torch.arange(attention_mask.shape[1], device=attention_mask.device).unsqueeze(0) < lengths.unsqueeze(1)
+    expected = torch.arange(attention_mask.shape[1], device=attention_mask.device).unsqueeze(
+        0
+    ) < lengths.unsqueeze(1)
     if not torch.equal(attention_mask.bool(), expected):
         raise SeqCondInputError(
             "SeqCond needs right padding (each attention_mask row is ones then zeros); "
@@ -205,7 +211,9 @@ class SeqCondForCausalLM(SeqCondPreTrainedModel):
     ) -> CausalLMOutput | tuple:
         """Logits [B, T, V] of a right-padded batch; ``labels`` (-100 = ignored) are shifted inside."""
         if input_ids.dim() != 2:
-            raise SeqCondInputError(f"input_ids must be [batch, time], got shape {tuple(input_ids.shape)}")
+            raise SeqCondInputError(
+                f"input_ids must be [batch, time], got shape {tuple(input_ids.shape)}"
+            )
         if attention_mask is not None:
             right_padded_lengths(attention_mask)
         logits = self.lm_head(self.model(input_ids))
@@ -221,7 +229,9 @@ class SeqCondForCausalLM(SeqCondPreTrainedModel):
         return CausalLMOutput(loss=loss, logits=logits)
 
     # -- recurrent decoding ---------------------------------------------------------------------
-    def empty_state(self, batch: int, capacity: int, device: torch.device | None = None) -> DecodeState:
+    def empty_state(
+        self, batch: int, capacity: int, device: torch.device | None = None
+    ) -> DecodeState:
         """A zero state for ``batch`` rows whose key/value buffers hold ``capacity`` positions."""
         device = device or self.device
         dtype = self.model.embedding.weight.dtype
@@ -229,7 +239,9 @@ class SeqCondForCausalLM(SeqCondPreTrainedModel):
         return DecodeState(torch.zeros(batch, dtype=torch.long, device=device), caches)
 
     @torch.no_grad()
-    def prefill(self, input_ids: Tensor, lengths: Tensor, capacity: int | None = None) -> tuple[Tensor, DecodeState]:
+    def prefill(
+        self, input_ids: Tensor, lengths: Tensor, capacity: int | None = None
+    ) -> tuple[Tensor, DecodeState]:
         """Run right-padded prompts ``input_ids`` [B, T] with row ``lengths`` [B] (each >= 1).
 
         Returns the logits [B, V] of the token after each prompt and the state after it; the
@@ -238,15 +250,21 @@ class SeqCondForCausalLM(SeqCondPreTrainedModel):
         batch, length = input_ids.shape
         lengths = lengths.to(input_ids.device, torch.long)
         if length == 0 or int(lengths.min()) < 1 or int(lengths.max()) > length:
-            raise SeqCondInputError("every prompt needs at least one token (and lengths must fit input_ids)")
+            raise SeqCondInputError(
+                "every prompt needs at least one token (and lengths must fit input_ids)"
+            )
         state = self.empty_state(batch, max(capacity or length, length), input_ids.device)
         hidden = self.model(input_ids, lengths, state)
-        last = hidden.gather(1, (lengths - 1).view(batch, 1, 1).expand(-1, 1, hidden.shape[-1])).squeeze(1)
+        last = hidden.gather(
+            1, (lengths - 1).view(batch, 1, 1).expand(-1, 1, hidden.shape[-1])
+        ).squeeze(1)
         state.position.copy_(lengths)
         return self.lm_head(last), state
 
     @torch.no_grad()
-    def decode_step(self, state: DecodeState, token_ids: Tensor, full_cache: bool = False) -> Tensor:
+    def decode_step(
+        self, state: DecodeState, token_ids: Tensor, full_cache: bool = False
+    ) -> Tensor:
         """Feed ``token_ids`` [B] (one per row) and return the next logits [B, V].
 
         The key/value buffers must have room for the new position. ``full_cache=True`` attends over
@@ -258,7 +276,9 @@ class SeqCondForCausalLM(SeqCondPreTrainedModel):
         else:
             kv_length = int(state.position.max()) + 1
             if kv_length > state.capacity:
-                raise SeqCondInputError(f"the key/value buffers hold {state.capacity} positions; grow the state first")
+                raise SeqCondInputError(
+                    f"the key/value buffers hold {state.capacity} positions; grow the state first"
+                )
         return self.lm_head(self.model.step(token_ids, state, kv_length))
 
     def decode_session(self):

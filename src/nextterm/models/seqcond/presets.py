@@ -53,7 +53,9 @@ _DIGITS: dict[str, Any] = {
 }
 
 
-def _digit_shape(layers: int, d: int, d_ff: int, heads: int, kv_heads: int, sca_heads: int, out_expand: int) -> dict:
+def _digit_shape(
+    layers: int, d: int, d_ff: int, heads: int, kv_heads: int, sca_heads: int, out_expand: int
+) -> dict:
     return {
         **_DIGITS,
         "num_layers": layers,
@@ -68,9 +70,15 @@ def _digit_shape(layers: int, d: int, d_ff: int, heads: int, kv_heads: int, sca_
 
 
 SCA_PRESETS: dict[str, dict[str, Any]] = {
-    "nextterm-sca-1m": _digit_shape(layers=6, d=128, d_ff=352, heads=4, kv_heads=2, sca_heads=4, out_expand=2),
-    "nextterm-sca-3m": _digit_shape(layers=6, d=192, d_ff=576, heads=6, kv_heads=2, sca_heads=6, out_expand=3),
-    "nextterm-sca-10m": _digit_shape(layers=15, d=256, d_ff=704, heads=4, kv_heads=2, sca_heads=8, out_expand=2),
+    "nextterm-sca-1m": _digit_shape(
+        layers=6, d=128, d_ff=352, heads=4, kv_heads=2, sca_heads=4, out_expand=2
+    ),
+    "nextterm-sca-3m": _digit_shape(
+        layers=6, d=192, d_ff=576, heads=6, kv_heads=2, sca_heads=6, out_expand=3
+    ),
+    "nextterm-sca-10m": _digit_shape(
+        layers=15, d=256, d_ff=704, heads=4, kv_heads=2, sca_heads=8, out_expand=2
+    ),
 }
 """Digit-vocabulary SCA hybrids (2 SCA : 1 transformer), full ``SeqCondConfig`` values."""
 
@@ -86,7 +94,9 @@ def make_seqcond_config(preset: str, **overrides: Any):
     from nextterm.models.seqcond.configuration import SeqCondConfig
 
     if preset not in SEQCOND_PRESETS:
-        raise SeqCondPresetError(f"unknown SeqCond preset {preset!r}; choose one of: {', '.join(SEQCOND_PRESETS)}")
+        raise SeqCondPresetError(
+            f"unknown SeqCond preset {preset!r}; choose one of: {', '.join(SEQCOND_PRESETS)}"
+        )
     try:
         return SeqCondConfig(**{**SEQCOND_PRESETS[preset], **overrides})
     except (TypeError, ValueError) as error:

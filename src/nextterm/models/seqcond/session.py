@@ -26,7 +26,9 @@ class SeqCondSession:
     def prefill(self, prompts: Sequence[Sequence[int]]) -> Tensor:
         """Start the session on ``prompts`` (each at least one token); logits after each prompt."""
         if not prompts or any(len(prompt) == 0 for prompt in prompts):
-            raise SeqCondInputError("prefill needs at least one prompt and every prompt at least one token")
+            raise SeqCondInputError(
+                "prefill needs at least one prompt and every prompt at least one token"
+            )
         vocab = self.model.config.vocab_size
         if any(not 0 <= token < vocab for prompt in prompts for token in prompt):
             raise SeqCondInputError(f"token ids must lie in [0, {vocab})")
@@ -38,7 +40,9 @@ class SeqCondSession:
             input_ids[row, : len(prompt)] = torch.tensor(list(prompt), dtype=torch.long)
         lengths = torch.tensor([len(prompt) for prompt in prompts])
         capacity = max(self.initial_capacity, 2 * longest)
-        logits, self.state = self.model.prefill(input_ids.to(device), lengths.to(device), capacity=capacity)
+        logits, self.state = self.model.prefill(
+            input_ids.to(device), lengths.to(device), capacity=capacity
+        )
         return logits
 
     def _require_state(self) -> DecodeState:
@@ -49,9 +53,13 @@ class SeqCondSession:
     def step(self, token_ids: Tensor) -> Tensor:
         """Append one token per row (``token_ids`` [B]); logits of the token after it."""
         state = self._require_state()
-        token_ids = torch.as_tensor(token_ids, dtype=torch.long).to(state.position.device).reshape(-1)
+        token_ids = (
+            torch.as_tensor(token_ids, dtype=torch.long).to(state.position.device).reshape(-1)
+        )
         if token_ids.shape[0] != state.batch_size:
-            raise SeqCondInputError(f"step() got {token_ids.shape[0]} tokens for {state.batch_size} rows")
+            raise SeqCondInputError(
+                f"step() got {token_ids.shape[0]} tokens for {state.batch_size} rows"
+            )
         needed = int(state.position.max()) + 1
         if needed > state.capacity:
             state.grow(max(2 * state.capacity, needed))

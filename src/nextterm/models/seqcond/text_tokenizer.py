@@ -61,9 +61,7 @@ RANKS_FILE_NAME = "cl100k_base.tiktoken"
 RANKS_ENV = "NEXTTERM_TIKTOKEN_FILE"
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
-CL100K_PATTERN = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
-)
+CL100K_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 ONIG_PATTERN = CL100K_PATTERN.replace(r"\p{N}{1,3}+", r"\p{N}{1,3}")
 """The split pattern for ``tokenizers``, whose Oniguruma regex reads ``{1,3}+`` as "one or more times
 ``{1,3}``" rather than possessive; nothing follows that alternative, so the plain form is equivalent."""
@@ -94,7 +92,9 @@ class UnknownTokenError(NextTermError):
     """A token id that the Nautile tokenizer does not define (reserved, negative or past 100281)."""
 
 
-def resolve_ranks_source(ranks_file: str | Path | None = None, model_dir: str | Path | None = None) -> str:
+def resolve_ranks_source(
+    ranks_file: str | Path | None = None, model_dir: str | Path | None = None
+) -> str:
     """The path (or tiktoken URL) of the cl100k_base ranks, checked against their SHA-256.
 
     Order: ``ranks_file``, ``<model_dir>/cl100k_base.tiktoken``, ``$NEXTTERM_TIKTOKEN_FILE``, then the
@@ -137,18 +137,24 @@ def build_backend(ranks_source: str):
     from tokenizers import AddedToken, Tokenizer
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    spec = json.loads(TikTokenConverter(vocab_file=ranks_source, pattern=ONIG_PATTERN).converted().to_str())
+    spec = json.loads(
+        TikTokenConverter(vocab_file=ranks_source, pattern=ONIG_PATTERN).converted().to_str()
+    )
     vocab = {token: rank + ID_OFFSET for token, rank in spec["model"]["vocab"].items()}
     vocab[PAD_TOKEN] = PAD_ID
     vocab.update({reserved_token(token_id): token_id for token_id in RESERVED_IDS})
     spec["model"]["vocab"] = vocab
     backend = Tokenizer.from_str(json.dumps(spec))
-    specials = [AddedToken(token, special=True, normalized=False) for token in (PAD_TOKEN, *SPECIAL_IDS)]
+    specials = [
+        AddedToken(token, special=True, normalized=False) for token in (PAD_TOKEN, *SPECIAL_IDS)
+    ]
     backend.add_special_tokens(specials)
     expected = {PAD_TOKEN: PAD_ID, **SPECIAL_IDS}
     actual = {token: backend.token_to_id(token) for token in expected}
     if actual != expected or backend.get_vocab_size(with_added_tokens=True) != TEXT_VOCAB_IDS:
-        raise TokenizerFileError(f"{ranks_source} does not give the Nautile ids (special ids {actual})")
+        raise TokenizerFileError(
+            f"{ranks_source} does not give the Nautile ids (special ids {actual})"
+        )
     return backend
 
 
@@ -202,7 +208,9 @@ class SeqCondTextTokenizer(TokenizersBackend):
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """transformers' ``save_pretrained``, with the chat template kept in ``tokenizer_config.json``."""
-        kwargs.setdefault("save_jinja_files", False)  # also readable by runtimes that predate chat_template.jinja
+        kwargs.setdefault(
+            "save_jinja_files", False
+        )  # also readable by runtimes that predate chat_template.jinja
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     def encode_chat(self, prompt: str) -> list[int]:
@@ -219,11 +227,19 @@ class SeqCondTextTokenizer(TokenizersBackend):
         if think_end in ids:
             cut = ids.index(think_end)
             before, after = ids[:cut], ids[cut + 1 :]
-            return ChatReply(self.decode(before, skip_special_tokens=True).strip(),
-                             self.decode(after, skip_special_tokens=True).strip())
+            return ChatReply(
+                self.decode(before, skip_special_tokens=True).strip(),
+                self.decode(after, skip_special_tokens=True).strip(),
+            )
         return ChatReply(self.decode(ids, skip_special_tokens=True).strip(), "")
 
-    def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
+    def _decode(
+        self,
+        token_ids,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces=None,
+        **kwargs,
+    ) -> str:
         """transformers' decoding, which would silently drop unknown ids: here they raise instead."""
         if isinstance(token_ids, dict):
             token_ids = token_ids["input_ids"]
@@ -234,7 +250,9 @@ class SeqCondTextTokenizer(TokenizersBackend):
                     f"{SPECIAL_IDS[IM_START]}-{TEXT_VOCAB_IDS - 1}; "
                     f"{RESERVED_IDS.start}-{RESERVED_IDS.stop - 1} are reserved)"
                 )
-        return super()._decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces, **kwargs)
+        return super()._decode(
+            token_ids, skip_special_tokens, clean_up_tokenization_spaces, **kwargs
+        )
 
 
 def load_text_tokenizer(
@@ -245,11 +263,17 @@ def load_text_tokenizer(
     An explicit ``ranks_file`` always builds from the ranks. A saved tokenizer that is not the
     Nautile one (for instance the 16-token digit tokenizer) is a :class:`TokenizerFileError`.
     """
-    if ranks_file is None and model_dir is not None and (Path(model_dir) / "tokenizer.json").is_file():
+    if (
+        ranks_file is None
+        and model_dir is not None
+        and (Path(model_dir) / "tokenizer.json").is_file()
+    ):
         try:
             tokenizer = SeqCondTextTokenizer.from_pretrained(model_dir)
         except (OSError, ValueError) as error:
-            raise TokenizerFileError(f"cannot load the tokenizer in {model_dir}: {error}") from error
+            raise TokenizerFileError(
+                f"cannot load the tokenizer in {model_dir}: {error}"
+            ) from error
         if len(tokenizer) != TEXT_VOCAB_IDS or tokenizer.convert_tokens_to_ids(IM_END) != EOS_ID:
             raise TokenizerFileError(
                 f"{model_dir}/tokenizer.json is not the Nautile text tokenizer ({len(tokenizer)} ids, not "

@@ -12,8 +12,18 @@ PAD_ID = 0
 PAD_TOKEN = "<|pad|>"
 ID_OFFSET = 1
 N_RANKS = 100256
-IM_START, IM_END, THINK_START, THINK_END = "<|im_start|>", "<|im_end|>", "<|think_start|>", "<|think_end|>"
-SPECIAL_IDS: dict[str, int] = {IM_START: 100278, IM_END: 100279, THINK_START: 100280, THINK_END: 100281}
+IM_START, IM_END, THINK_START, THINK_END = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|think_start|>",
+    "<|think_end|>",
+)
+SPECIAL_IDS: dict[str, int] = {
+    IM_START: 100278,
+    IM_END: 100279,
+    THINK_START: 100280,
+    THINK_END: 100281,
+}
 EOS_ID = SPECIAL_IDS[IM_END]
 RESERVED_IDS = range(N_RANKS + ID_OFFSET, SPECIAL_IDS[IM_START])
 TEXT_VOCAB_IDS = SPECIAL_IDS[THINK_END] + 1

@@ -48,7 +48,9 @@ def _constant_bits(factor: Fraction, offset: Fraction) -> float:
     return bits
 
 
-def _fitting_constants(values: Sequence[int], terms: Sequence[int]) -> list[tuple[Fraction, Fraction, int]]:
+def _fitting_constants(
+    values: Sequence[int], terms: Sequence[int]
+) -> list[tuple[Fraction, Fraction, int]]:
     """The constants ``(A, B, fitted)`` with ``A*values[i] + B == terms[i]`` for every i, checked
     in integers (cross-multiplied): ``g`` itself, ``g + B``, ``A*g`` and ``A*g + B``."""
     t0, g0 = terms[0], values[0]
@@ -88,7 +90,9 @@ def _affine_fits(
             text=_describe(primitive, shift, factor, offset),
             bits=primitive.bits + shift_bits(shift) + _constant_bits(factor, offset),
             continuation=tuple(int(value) for value in following),
-            spare=max(0, size - fitted - (1 if shift > 1 else 0)),  # a shift beyond the start is fitted too
+            spare=max(
+                0, size - fitted - (1 if shift > 1 else 0)
+            ),  # a shift beyond the start is fitted too
         )
 
 
@@ -127,7 +131,13 @@ def pair_fits(terms: Sequence[int], n_terms: int) -> Iterator[Fit]:
 def constant_fit(terms: Sequence[int], n_terms: int) -> Iterator[Fit]:
     """``a(n) = c``."""
     if all(t == terms[0] for t in terms):
-        yield Fit(FAMILY, f"a(n) = {terms[0]}", 2 + int_bits(terms[0]), (terms[0],) * n_terms, len(terms) - 1)
+        yield Fit(
+            FAMILY,
+            f"a(n) = {terms[0]}",
+            2 + int_bits(terms[0]),
+            (terms[0],) * n_terms,
+            len(terms) - 1,
+        )
 
 
 def polynomial_fits(terms: Sequence[int], n_terms: int, effort: Effort) -> Iterator[Fit]:

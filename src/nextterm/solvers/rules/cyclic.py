@@ -50,7 +50,11 @@ def _cheapest_step(pairs: Sequence[tuple[int, int]]) -> Step | None:
         x1, y1 = pairs[1]
         factor = Fraction(y1 - y0, x1 - x0)
         offset = y0 - factor * x0
-        if factor.denominator <= MAX_DENOMINATOR and offset.denominator == 1 and factor not in (0, 1):
+        if (
+            factor.denominator <= MAX_DENOMINATOR
+            and offset.denominator == 1
+            and factor not in (0, 1)
+        ):
             options.append(Step(factor, offset, 3 + rational_bits(factor) + int_bits(offset), 2))
     fitting = [step for step in options if all(step(x) == y for x, y in pairs)]
     return min(fitting, key=lambda step: step.bits, default=None)

@@ -49,7 +49,13 @@ def digit_fits(terms: Sequence[int], n_terms: int) -> Iterator[Fit]:
     """Every digit rule that reproduces ``terms``."""
     if len(terms) < 2 or any(t < 0 for t in terms):
         return
-    yield from _iterated(terms, n_terms, look_and_say, "look-and-say: each term reads the previous one aloud", 6)
-    yield from _indexed(terms, n_terms, _concatenation, "a(n) = 1, 2, ..., n written one after another", 7)
-    yield from _indexed(terms, n_terms, lambda n: int(str(n) * n) if n else 0, "a(n) = n written n times", 7)
+    yield from _iterated(
+        terms, n_terms, look_and_say, "look-and-say: each term reads the previous one aloud", 6
+    )
+    yield from _indexed(
+        terms, n_terms, _concatenation, "a(n) = 1, 2, ..., n written one after another", 7
+    )
+    yield from _indexed(
+        terms, n_terms, lambda n: int(str(n) * n) if n else 0, "a(n) = n written n times", 7
+    )
     yield from _indexed(terms, n_terms, lambda n: int(bin(n)[2:]), "a(n) = n written in binary", 7)

@@ -55,7 +55,8 @@ def interleaving_fits(
             continuation.append(fits[residue][1].continuation[taken[residue]])
             taken[residue] += 1
         text = "; ".join(
-            f"{_positions(r, period)}: {_preview(part)} ({fit.text})" for r, (part, fit) in enumerate(fits)
+            f"{_positions(r, period)}: {_preview(part)} ({fit.text})"
+            for r, (part, fit) in enumerate(fits)
         )
         yield Fit(
             family=FAMILY,

@@ -76,8 +76,16 @@ PROPERTIES: tuple[Property, ...] = (
     Property("perfect powers", 8, _perfect_power),
     Property("semiprimes (products of two primes)", 8, _semiprime),
     Property("palindromes", 8, _palindrome),
-    Property("numbers with an even number of 1s in binary (evil numbers)", 10, lambda n: bin(n).count("1") % 2 == 0),
-    Property("numbers with an odd number of 1s in binary (odious numbers)", 10, lambda n: bin(n).count("1") % 2 == 1),
+    Property(
+        "numbers with an even number of 1s in binary (evil numbers)",
+        10,
+        lambda n: bin(n).count("1") % 2 == 0,
+    ),
+    Property(
+        "numbers with an odd number of 1s in binary (odious numbers)",
+        10,
+        lambda n: bin(n).count("1") % 2 == 1,
+    ),
     Property("numbers whose digit sum is even", 11, lambda n: digit_sum(n) % 2 == 0),
     Property("prime powers", 9, lambda n: n > 1 and len(_factor_exponents(n)) == 1),
 )
@@ -90,7 +98,12 @@ def _first_member(prop: Property, limit: int) -> int | None:
 def membership_fits(terms: Sequence[int], n_terms: int, span: int) -> Iterator[Fit]:
     """Every property whose members in ``[terms[0], terms[-1]]`` are exactly ``terms``."""
     size = len(terms)
-    if size < 3 or terms[0] < 1 or terms[-1] > MAX_MEMBER or any(b <= a for a, b in zip(terms, terms[1:])):
+    if (
+        size < 3
+        or terms[0] < 1
+        or terms[-1] > MAX_MEMBER
+        or any(b <= a for a, b in zip(terms, terms[1:]))
+    ):
         return
     if terms[-1] - terms[0] > min(span, GAP_LIMIT * size):
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import flint
 
@@ -38,7 +38,7 @@ class Primitive:
 
     name: str
     bits: float
-    value: Callable[[int], "int | None"]
+    value: Callable[[int], int | None]
     write: Callable[[str], str]
     growth: str = "poly"
 
@@ -60,12 +60,12 @@ class Primitive:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table(primitive: Primitive, size: int) -> tuple[int | None, ...]:
     return tuple(primitive.value(n) for n in range(size))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _positions(primitive: Primitive, size: int) -> dict[int, int]:
     found: dict[int, int] = {}
     for index, value in enumerate(_table(primitive, size)):
@@ -74,7 +74,7 @@ def _positions(primitive: Primitive, size: int) -> dict[int, int]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _primes(count: int) -> tuple[int, ...]:
     primes: list[int] = []
     candidate = 2
@@ -106,7 +106,7 @@ def index_text(offset: int) -> str:
     return "n" if offset == 0 else f"n{offset:+d}"
 
 
-def _positive(function: Callable[[int], int]) -> Callable[[int], "int | None"]:
+def _positive(function: Callable[[int], int]) -> Callable[[int], int | None]:
     return lambda n: function(n) if n >= 1 else None
 
 

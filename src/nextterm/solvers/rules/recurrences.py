@@ -10,8 +10,8 @@ at 1 (one bit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -35,7 +35,7 @@ class Feature:
 
     text: str
     lag: int
-    value: Callable[[Sequence[int], int], "int | None"]
+    value: Callable[[Sequence[int], int], int | None]
     uses_n: bool = False
 
 
@@ -79,9 +79,7 @@ SQUARE_ROOT = Feature("sqrt(a(n-1))", 1, lambda a, n: _exact_root(a[-1]))
 
 
 def _sum_of_last(k: int) -> Feature:
-    return Feature(
-        " + ".join(f"a(n-{j})" for j in range(1, k + 1)), k, lambda a, n: sum(a[-k:])
-    )
+    return Feature(" + ".join(f"a(n-{j})" for j in range(1, k + 1)), k, lambda a, n: sum(a[-k:]))
 
 
 SUM_ALL = Feature("(sum of all earlier terms)", 1, lambda a, n: sum(a))
@@ -113,7 +111,12 @@ def _templates() -> tuple[Template, ...]:
     found += [Template((N_A1,)), Template((N_A1, ONE)), Template((N_A1, A1)), Template((N_A1, N))]
     found += [Template((A1_A2,)), Template((A1_A2, ONE)), Template((A1_A2, A1))]
     found += [Template((A1_SQUARED,)), Template((A1_SQUARED, ONE)), Template((A1_SQUARED, A1))]
-    found += [Template((A1, A2)), Template((A1, A2, ONE)), Template((A1, A2, N)), Template((A1, A3))]
+    found += [
+        Template((A1, A2)),
+        Template((A1, A2, ONE)),
+        Template((A1, A2, N)),
+        Template((A1, A3)),
+    ]
     found += [Template((), fixed=_lag(k)) for k in (2, 3, 4)]
     found += [Template((), fixed=_sum_of_last(k)) for k in (3, 4)]
     found += [Template((ONE,), fixed=_sum_of_last(k)) for k in (2, 3, 4)]

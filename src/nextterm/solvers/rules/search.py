@@ -11,6 +11,7 @@ unverified (``details["verified"] is False``) and its confidence capped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from nextterm.candidates import Candidate
 from nextterm.solvers.evidence import CHANGE_RISK, MAX_CONFIDENCE, MIN_SPARE
 from nextterm.solvers.rules.closed_forms import (
@@ -38,7 +39,11 @@ VERIFIED_BITS = 10.0
 
 
 def find_fits(
-    terms: Sequence[int], n_terms: int, effort: Effort, interleave: bool = True, compress: bool = True
+    terms: Sequence[int],
+    n_terms: int,
+    effort: Effort,
+    interleave: bool = True,
+    compress: bool = True,
 ) -> list[Fit]:
     """Every fit of ``terms``, shortest first: only those that compress them unless
     ``compress`` is False (parts of an interleaving are judged together, not alone). A rule whose
@@ -67,7 +72,9 @@ def find_fits(
 
         fits += interleaving_fits(terms, n_terms, effort.interleave_periods, inner)
     literal = literal_bits(terms) if compress else float("inf")
-    kept = (fit for fit in fits if fit.bits < literal and (fit.spare > 0 or fit.family == "polynomial"))
+    kept = (
+        fit for fit in fits if fit.bits < literal and (fit.spare > 0 or fit.family == "polynomial")
+    )
     return sorted(kept, key=lambda fit: fit.bits)
 
 
@@ -82,7 +89,10 @@ def _explanation(fit: Fit, size: int) -> str:
 
 
 def rule_candidates(
-    terms: Sequence[int], n_terms: int = 1, effort: Effort | str = "default", max_candidates: int = 5
+    terms: Sequence[int],
+    n_terms: int = 1,
+    effort: Effort | str = "default",
+    max_candidates: int = 5,
 ) -> list[Candidate]:
     """Ranked candidates from the rule search (one per next value, the shortest rule for it)."""
     effort = effort_named(effort) if isinstance(effort, str) else effort

@@ -63,4 +63,6 @@ def effort_named(name: str) -> Effort:
     try:
         return EFFORTS[name]
     except KeyError:
-        raise EffortError(f"unknown effort {name!r}; choose one of {', '.join(EFFORT_NAMES)}") from None
+        raise EffortError(
+            f"unknown effort {name!r}; choose one of {', '.join(EFFORT_NAMES)}"
+        ) from None
