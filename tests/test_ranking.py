@@ -13,7 +13,7 @@ from conftest import TINY_QWEN3
 from nextterm.candidates import Candidate
 from nextterm.cli import main
 from nextterm.ranking import FEATURES, Ranker, RankerError, feature_matrix, group_by_value
-from nextterm.ranking.model import _export
+from nextterm.ranking.model import MAPS, _export
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_exported_trees_equal_scikit_learn():
     ranker = Ranker(
         [_export(iteration[0]) for iteration in model._predictors],
         float(np.ravel(model._baseline_prediction)[0]),
-        {"short": identity, "long": identity},
+        dict.fromkeys(MAPS, identity),
     )
     assert ranker.scores(rows) == pytest.approx(model.predict_proba(rows)[:, 1], abs=1e-12)
 
@@ -54,12 +54,32 @@ def test_exported_trees_equal_scikit_learn():
 def test_fit_save_load_round_trip(tmp_path):
     rows, labels = _random_rows(2000, seed=1)
     ranker = Ranker.fit(rows, labels, np.arange(len(rows)) // 4, seed=0)
-    probabilities = ranker.probabilities(rows[:50])
+    prompts = [rows[start : start + 4] for start in range(0, 200, 4)]
+    probabilities = np.concatenate([ranker.probabilities(prompt) for prompt in prompts])
     assert np.all((probabilities >= 0) & (probabilities <= 1))
-    right, wrong = probabilities[labels[:50]], probabilities[~labels[:50]]
+    right, wrong = probabilities[labels[:200]], probabilities[~labels[:200]]
     assert right.mean() > wrong.mean() + 0.2  # it learned the signal
     loaded = Ranker.load(ranker.save(tmp_path / "ranker.json"))
-    assert loaded.probabilities(rows[:50]) == pytest.approx(probabilities)
+    again = np.concatenate([loaded.probabilities(prompt) for prompt in prompts])
+    assert again == pytest.approx(probabilities)
+
+
+def test_the_answer_has_its_own_map_and_runners_up_stay_below_it():
+    from nextterm.calibration import CalibrationMap
+
+    rows, labels = _random_rows(3000)
+    fitted = Ranker.fit(rows, labels, np.arange(len(rows)) // 3, seed=0)
+    low = CalibrationMap(x=(0.0, 1.0), y=(0.0, 0.1))
+    high = CalibrationMap(x=(0.0, 1.0), y=(0.5, 1.0))
+    maps = {"short": high, "long": high, "short-top": low, "long-top": low}
+    ranker = Ranker(fitted.trees, fitted.baseline, maps)
+    prompt = rows[:5]
+    scores, probabilities = ranker.scores(prompt), ranker.probabilities(prompt)
+    best = int(np.argmax(scores))
+    assert probabilities[best] == pytest.approx(low(scores[best]))
+    others = np.delete(probabilities, best)
+    assert np.all(others < probabilities[best])  # the high map is capped: the order is kept
+    assert ranker.probabilities(rows[:0]).shape == (0,)
 
 
 def test_bad_ranker_files_and_data_are_clear_errors(tmp_path):

@@ -3,11 +3,14 @@
 Fitting uses scikit-learn's ``HistGradientBoostingClassifier`` (chosen over LightGBM: no extra
 dependency, and on the validation data it ranks as well at this size); the fitted trees are then
 exported to plain arrays and isotonic maps (:class:`~nextterm.calibration.CalibrationMap`),
-fitted on a part of the data the trees did not see, turn their score into a probability: one map
-for short prompts (at most :data:`SHORT_PROMPT` terms, where even a right-looking rule is often
-not the intended one) and one for longer prompts, whose answers are right more often at the same
-score. The
-saved ranker is one JSON file; predicting needs numpy only (no scikit-learn import at start-up).
+fitted on a part of the data the trees did not see, turn their score into a probability. The
+maps are split two ways. By prompt length: short prompts (at most :data:`SHORT_PROMPT` terms,
+where even a right-looking rule is often not the intended one) and longer ones, whose answers are
+right more often at the same score. And by rank: the prompt's best-scored value (the answer a
+user is given, whose confidence is what the calibration is judged on) has its own map, because a
+value that wins its prompt is right more often than a runner-up at the same score; runners-up
+get the map of all values, kept below the answer's. The saved ranker is one JSON file;
+predicting needs numpy only (no scikit-learn import at start-up).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from nextterm.errors import NextTermError
 from nextterm.jsonfile import load_json, save_json
 from nextterm.ranking.features import FEATURES
 
-FORMAT = "nextterm-ranker-1"
+FORMAT = "nextterm-ranker-2"
+MAPS = ("short", "long", "short-top", "long-top")
+"""Probability maps: by prompt length, for all values and for the prompt's best-scored one."""
 MIN_MAP_ROWS = 200
 """Fewest held-apart rows a prompt-length map is fitted on (else the map of all of them)."""
 
@@ -111,9 +116,18 @@ def _is_short(rows: np.ndarray) -> np.ndarray:
     return rows[:, _LENGTH] <= SHORT_PROMPT
 
 
+def _best_of_each(scores: np.ndarray, prompts: np.ndarray) -> np.ndarray:
+    """Mask of each prompt's best-scored row (the first of equal scores, as ``np.argmax``)."""
+    best = np.zeros(len(scores), dtype=bool)
+    for prompt in np.unique(prompts):
+        where = np.flatnonzero(prompts == prompt)
+        best[where[int(np.argmax(scores[where]))]] = True
+    return best
+
+
 class Ranker:
     """Trees (raw score = baseline + sum of trees, a logit) and the probability maps on top
-    (``calibration["short"]`` and ``calibration["long"]``)."""
+    (``calibration[name]`` for each name in :data:`MAPS`)."""
 
     def __init__(
         self,
@@ -122,8 +136,8 @@ class Ranker:
         calibration: dict[str, CalibrationMap],
         meta: dict | None = None,
     ) -> None:
-        if set(calibration) != {"short", "long"}:
-            raise RankerError("a ranker needs a 'short' and a 'long' probability map")
+        if set(calibration) != set(MAPS):
+            raise RankerError(f"a ranker needs the probability maps {', '.join(MAPS)}")
         self.trees = list(trees)
         self.baseline = float(baseline)
         self.calibration = dict(calibration)
@@ -147,15 +161,20 @@ class Ranker:
         return 1.0 / (1.0 + np.exp(-logit))
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """Calibrated probability of each row's value being the right next term."""
+        """Calibrated probability of each value of one prompt (its rows) being the right next
+        term: the best-scored value through the answer map, the others through the map of all
+        values and strictly below the answer, so the order of the scores is kept."""
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
-        short = _is_short(rows)
-        return np.array(
-            [
-                self.calibration["short" if is_short else "long"](score)
-                for score, is_short in zip(self.scores(rows), short)
-            ]
-        )
+        if len(rows) == 0:
+            return np.zeros(0)
+        scores = self.scores(rows)
+        length = "short" if _is_short(rows[:1])[0] else "long"
+        values = np.array([self.calibration[length](score) for score in scores])
+        best = int(np.argmax(scores))
+        values[best] = self.calibration[f"{length}-top"](scores[best])
+        others = np.arange(len(rows)) != best
+        values[others] = np.minimum(values[others], np.nextafter(values[best], 0.0))
+        return values
 
     @classmethod
     def fit(
@@ -197,14 +216,22 @@ class Ranker:
         trees = [_export(iteration[0]) for iteration in model._predictors]
         baseline = float(np.ravel(model._baseline_prediction)[0])
         identity = CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0))
-        partial = cls(trees, baseline, {"short": identity, "long": identity})
+        partial = cls(trees, baseline, dict.fromkeys(MAPS, identity))
         scores, right, short = partial.scores(rows[in_map]), labels[in_map], _is_short(rows[in_map])
+        top = _best_of_each(scores, prompts[in_map])
         overall = CalibrationMap.fit(scores, right)
+        overall_top = CalibrationMap.fit(scores[top], right[top]) if right[top].any() else overall
+        parts = {
+            "short": (short, overall),
+            "long": (~short, overall),
+            "short-top": (short & top, overall_top),
+            "long-top": (~short & top, overall_top),
+        }
         calibration = {
             name: CalibrationMap.fit(scores[part], right[part])
             if right[part].any() and part.sum() >= MIN_MAP_ROWS
-            else overall
-            for name, part in (("short", short), ("long", ~short))
+            else fallback
+            for name, (part, fallback) in parts.items()
         }
         info = {
             "rows": int(len(rows)),
