@@ -1,10 +1,12 @@
 """The FastAPI application: OpenAI-compatible completions and a next-terms endpoint.
 
 Endpoints: ``POST /v1/completions`` (OpenAI legacy completions, streaming included),
-``GET /v1/models``, ``POST /v1/next-terms`` (ranked candidates from the hybrid predictor) and
-``GET /health``. Every request is checked (:mod:`nextterm.serve.protocol`) before it is queued;
-model work goes through one :class:`~nextterm.serve.batching.DynamicBatcher`, so requests that
-arrive together are decoded together, each completion row with its own sampling settings.
+``GET /v1/models``, ``POST /v1/next-terms`` (ranked candidates from the hybrid predictor),
+``GET /health``, and the web page at ``/`` with its ``POST /v1/page``
+(:mod:`nextterm.serve.web`). Every request is checked (:mod:`nextterm.serve.protocol`) before it
+is queued; model work goes through one :class:`~nextterm.serve.batching.DynamicBatcher`, so
+requests that arrive together are decoded together, each completion row with its own sampling
+settings.
 
 A request's work is cancelled when it runs out of time (504) or its client goes away: a waiting
 job leaves the queue at once, a running one stops at its next decode step. Streamed completions
@@ -38,6 +40,7 @@ from nextterm.serve.batching import DynamicBatcher, QueueFullError
 from nextterm.serve.completions import ChoiceBuilder, ChunkWriter, Token, completion_response, sse
 from nextterm.serve.config import ServeConfig
 from nextterm.serve.errors import APIError, RequestIdMiddleware, error_body, logger
+from nextterm.serve.web import add_page
 
 MAX_OUTPUT_DIGITS = 4000
 """Longest term written in a next-terms answer (Python refuses to write integers over 4300 digits
@@ -150,6 +153,7 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
         max_queue=config.max_queue,
     )
     started = int(time.time())
+    predictor_name = getattr(predictor, "name", type(predictor).__name__)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -404,7 +408,7 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
         return {
             "object": "next_terms",
             "model": config.model_name,
-            "predictor": getattr(predictor, "name", type(predictor).__name__),
+            "predictor": predictor_name,
             "n": body.n,
             "candidates": [
                 _candidate_json(rank, c, body.n) for rank, c in enumerate(shown, start=1)
@@ -412,6 +416,15 @@ def create_app(engine, predictor, config: ServeConfig | None = None) -> FastAPI:
             "omitted": len(answer[0]) - len(shown),
         }
 
+    async def page_answer(request: Request, terms: list[int], n: int, top_k: int):
+        answer = await results(request, ("next-terms", n, top_k), [terms])
+        if answer is None:
+            return None
+        shown = [candidate for candidate in answer[0] if _fits_output(candidate.value)]
+        rows = [(_candidate_json(rank, c, n), c) for rank, c in enumerate(shown, start=1)]
+        return rows, len(answer[0]) - len(shown)
+
+    add_page(app, router, read_json, page_answer, config, predictor_name)
     app.include_router(router)
 
     @app.get("/health")
