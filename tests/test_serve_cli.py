@@ -37,7 +37,24 @@ def test_serve_without_a_model_serves_the_shipped_one_by_its_name(monkeypatch):
             model=model, config=config
         ),
     )
-    monkeypatch.setattr(server, "run_server", lambda app, config, log_level="info": None)
+    monkeypatch.setattr(server, "run_server", lambda app, config, **options: None)
     assert main(["serve", "--port", "0"]) == 0
     assert seen["model"] == default_model_path() and seen["config"].model_name == "nextterm-default"
     assert build_parser().parse_args(["serve", "--read-timeout", "5"]).read_timeout == 5.0
+
+
+def test_serve_open_opens_the_page_once_serving(monkeypatch):
+    import webbrowser
+
+    import nextterm.serve.server as server
+
+    seen, opened = {}, []
+    monkeypatch.setattr(server, "build_app", lambda model, config, **options: None)
+    monkeypatch.setattr(server, "run_server", lambda app, config, **options: seen.update(options))
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    assert main(["serve", "--port", "8123"]) == 0
+    assert seen["on_started"] is None
+    assert main(["serve", "--port", "8123", "--open"]) == 0
+    assert opened == []  # not before the server accepts connections
+    seen["on_started"]()
+    assert opened == ["http://127.0.0.1:8123/"]

@@ -55,10 +55,14 @@ def _run_serve(args: argparse.Namespace) -> int:
     index = lookup_index_from(args)
     app = build_app(model, config, device=args.device, lookup_index=index)
     note_missing_index(args, index)
-    print(
-        f"serving {config.model_name!r} on http://{config.host}:{config.port}/v1", file=sys.stderr
-    )
-    run_server(app, config, log_level=args.log_level)
+    base = f"http://{config.host}:{config.port}"
+    print(f"serving {config.model_name!r} on {base}/v1; the web page: {base}/", file=sys.stderr)
+    opener = None
+    if args.open:
+        import webbrowser
+
+        opener = lambda: webbrowser.open(base + "/")  # noqa: E731
+    run_server(app, config, log_level=args.log_level, on_started=opener)
     return 0
 
 
@@ -71,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve a model over an OpenAI-compatible HTTP API",
         description="Serve a checkpoint: POST /v1/completions (OpenAI-compatible, streaming), "
         "GET /v1/models, POST /v1/next-terms (ranked candidates from the hybrid predictor), "
-        "GET /health.",
+        "GET /health, and a web page for people at /.",
     )
     parser.add_argument(
         "--model", help="checkpoint directory or hub id (default: the shipped model)"
@@ -116,6 +120,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--threads",
         type=int,
         help="torch CPU threads (default: torch's choice; 1 avoids oversubscribed cores)",
+    )
+    parser.add_argument(
+        "--open", action="store_true", help="open the web page in a browser once serving"
     )
     parser.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")

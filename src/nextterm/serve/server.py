@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from nextterm.serve.config import ServeConfig
@@ -46,20 +47,39 @@ def build_app(
     return create_app(engine, predictor, config)
 
 
-def run_server(app, config: ServeConfig, log_level: str = "info") -> None:
-    """Serve ``app`` on ``config.host:config.port`` until interrupted."""
+def run_server(
+    app,
+    config: ServeConfig,
+    log_level: str = "info",
+    on_started: Callable[[], object] | None = None,
+) -> None:
+    """Serve ``app`` on ``config.host:config.port`` until interrupted; ``on_started`` is called
+    (from another thread) once the server accepts connections."""
     import uvicorn
 
     from nextterm.serve.transport import protocol_class
 
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level=log_level,
-        access_log=False,
-        http=protocol_class(config.read_timeout),
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=log_level,
+            access_log=False,
+            http=protocol_class(config.read_timeout),
+        )
     )
+    if on_started is not None:
+        threading.Thread(target=_call_when_started, args=(server, on_started), daemon=True).start()
+    server.run()
+
+
+def _call_when_started(server, callback: Callable[[], object]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    callback()
 
 
 class BackgroundServer:

@@ -81,7 +81,9 @@
     if (response.status === 401) {
       lastText = null;
       keyForm.hidden = false;
-      status.textContent = "This server needs its API key: enter it below.";
+      status.textContent = stored
+        ? "The server refused this API key: enter it again."
+        : "This server needs its API key: enter it below.";
       keyInput.focus();
       return;
     }
@@ -200,11 +202,11 @@
     const width = Math.max(240, box.clientWidth || 320);
     plot = new uPlot({
       width,
-      height: Math.round(Math.min(320, Math.max(180, width * 0.5))),
+      height: Math.round(Math.min(320, Math.max(220, width * 0.5))),
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 9 } },
       scales: { x: { time: false }, y: { distr, log: 10, asinh: 1 } },
-      axes: [{ label: "n" }, { label: "a(n)", size: 70 }],
+      axes: [{ label: "n", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000] }, { label: "a(n)", size: 70 }],
       series: [
         {},
         { label: "given", stroke: "#1f5fa8", width: 2, points: { show: true, size: 7, fill: "#1f5fa8" } },
