@@ -71,8 +71,8 @@ def test_finds_fibonacci_with_its_name(index: LookupIndex):
 def test_ranking_prefers_matches_at_the_start(index: LookupIndex):
     matches = index.search([0, 1, 1, 2, 3, 5, 8], limit=20)
     assert matches[0].offset == 0
-    scores = [m.score for m in matches]
-    assert scores == sorted(scores)
+    covered = [m.before for m in matches]
+    assert covered == sorted(covered)
 
 
 def test_signs_and_ignore_sign(index: LookupIndex):
@@ -357,3 +357,61 @@ def test_awkward_inputs_do_not_crash(tmp_path: Path):
     assert negated[0].value == -BASE[10] and negated[0].details["anum"] == "A000300"
     assert lookup_candidates(index, [0] * 12)[0].value == 0
     assert fingerprint(10**5000) >> 63 and fingerprint(-(10**5000)) == fingerprint(10**5000)
+
+
+# --- ranking of the hits, as the OEIS page lists them -----------------------------------------
+
+
+def _rows_index(tmp_path: Path, rows: dict[str, list[int]], names: dict[str, str]) -> LookupIndex:
+    stripped = tmp_path / "rows"
+    stripped.write_text("".join(f"{a} ,{','.join(map(str, t))},\n" for a, t in rows.items()))
+    named = tmp_path / "row-names"
+    named.write_text("".join(f"{a} {name}\n" for a, name in names.items()))
+    built = LookupIndex.build(stripped, named, progress=False)
+    return LookupIndex.load(built.save(tmp_path / "rows.idx"))
+
+
+FIBONACCI = [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377]
+DYING_RABBITS = [1, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 232, 375]
+
+
+def test_search_ranks_the_sequence_the_query_covers_from_its_start(tmp_path: Path):
+    rows = {
+        "A000012": [1] * 15,
+        "A000044": DYING_RABBITS,
+        "A000045": FIBONACCI,
+        "A000071": [0, 0, 1, 2, 4, 7, 12, 20, 33, 54, 88, 143, 232],
+        "A020695": [1, 2, 3, 5, 8, 13, 21, 34, 55],
+        "A039834": [1, 1, 2, 3, 5, 8, 13],
+        "A212804": [1, 0, 1, 1, 2, 3, 5, 8, 13, 21],
+    }
+    names = {
+        "A000012": "The simplest sequence of positive numbers: the all 1's sequence.",
+        "A000044": "Dying rabbits: a(0) = 1; for 1 <= n <= 12, a(n) = Fibonacci(n).",
+        "A000045": "Fibonacci numbers: F(n) = F(n-1) + F(n-2) with F(0) = 0 and F(1) = 1.",
+        "A212804": "Expansion of (1 - x)/(1 - x - x^2).",
+    }
+    index = _rows_index(tmp_path, rows, names)
+    matches = index.search([1, 1, 2, 3, 5, 8])
+    # A000045 and the unnamed A039834 cover their sequence from the start (a leading 0 is an
+    # index convention) and the name decides between them; Dying rabbits has a 1 before the match
+    assert [m.anum for m in matches] == ["A000045", "A039834", "A000044", "A212804"]
+    assert [m.before for m in matches] == [0, 0, 1, 2]
+    assert matches[0].offset == 1 and matches[0].next_terms[:2] == (13, 21)
+    assert matches == index.search([1, 1, 2, 3, 5, 8])
+
+
+def test_search_puts_a_match_with_a_next_term_first(tmp_path: Path):
+    rows = {"A000045": FIBONACCI, "A000046": FIBONACCI[:7], "A000047": FIBONACCI[:7] + [14]}
+    names = {anum: "Fibonacci-like" for anum in rows}
+    index = _rows_index(tmp_path, rows, names)
+    assert [m.anum for m in index.search([1, 1, 2, 3, 5, 8])] == ["A000045", "A000047", "A000046"]
+
+
+def test_lookup_candidates_are_named_by_the_sequence_covered_from_its_start(tmp_path: Path):
+    rows = {"A000044": DYING_RABBITS, "A000045": FIBONACCI}
+    names = {"A000044": "Dying rabbits", "A000045": "Fibonacci numbers"}
+    index = _rows_index(tmp_path, rows, names)
+    top = lookup_candidates(index, [1, 1, 2, 3, 5, 8])[0]
+    assert top.value == 13 and top.details["anum"] == "A000045"
+    assert lookup_candidates(index, [1, 1, 2, 3, 5, 8]) == [top]

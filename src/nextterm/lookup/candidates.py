@@ -74,11 +74,13 @@ def lookup_candidates(
         by_value.setdefault(chain.value, []).append(chain)
     scored = []
     for value, group in by_value.items():
-        group.sort(key=chain_strength, reverse=True)
+        group.sort(key=lambda chain: (-chain_strength(chain), chain.members[0].rank))
         votes = len(np.unique(np.concatenate([chain.sequences for chain in group])))
         score = chain_strength(group[0]) + VOTE_WEIGHT * math.log2(votes)
         scored.append((score, votes, value, group))
-    scored.sort(key=lambda item: (-item[0], -item[1]))
+    # ties: the best-ranked naming sequence, then the value (deterministic whatever the order
+    # in which the transforms found them)
+    scored.sort(key=lambda item: (-item[0], -item[1], item[3][0].members[0].rank, item[2]))
     return [
         _candidate(index, terms, n_terms, score, votes, group)
         for score, votes, _, group in scored[:limit]

@@ -8,8 +8,9 @@ How it works: every term is reduced to a 64-bit fingerprint of its absolute valu
 itself below 2^63, a hash of its digits above, the sign kept apart); every run of
 :data:`GRAM` consecutive fingerprints is hashed to a key, and the keys are sorted. A query looks
 up the rarest of its own runs, then checks the whole query against each hit with vectorized
-comparisons. Matches are ranked by ``log10(A-number)`` plus penalties for a match not at the start
-of its sequence, a sequence with no name, and no term after the match.
+comparisons. Matches are ranked as the OEIS page lists them (:meth:`LookupIndex.search`): how
+much of the sequence the query covers (how few of its terms come before the match), a name, a term
+after the match, then the A-number.
 :meth:`LookupIndex.suffix_matches` finds the occurrences of a query's trailing terms instead, with
 how far back each one agrees.
 
@@ -37,10 +38,10 @@ GRAM = 3
 
 RANK_NOT_AT_START = 1.0
 RANK_NO_NAME = 0.5
-RANK_NOTHING_NEXT = 2.0
-"""Ranking penalties added to ``log10(A-number)`` (lower ranks first): a match not at the start of
-its sequence, a sequence without a name, a match with no term after it. Low A-numbers are the
-classic, most-referenced sequences, which is what a user typing a known sequence usually means."""
+"""Penalties added to ``log10(A-number)`` when the lookup of relatives ranks the sequences of a
+chain (lower ranks first): a match not at the start of its sequence (leading zeros aside, see
+:meth:`LookupIndex.terms_before`), a sequence without a name. Low A-numbers are the classic,
+most-referenced sequences, which is what a user typing a known sequence usually means."""
 
 MAX_HITS = 4096
 """Most occurrences of a query's rarest run examined by :meth:`LookupIndex.suffix_matches`."""
@@ -67,7 +68,9 @@ class LookupMatch:
     offset: int
     next_terms: tuple[int, ...]
     score: float = 0.0
-    """Ranking score (lower ranks first), see :data:`RANK_NOT_AT_START`."""
+    """``log10(A-number)`` plus the penalties of :data:`RANK_NOT_AT_START` (lower is better)."""
+    before: int = 0
+    """Terms of the sequence before the match, leading zeros aside (0: it covers the start)."""
 
 
 @dataclass(frozen=True)
@@ -341,13 +344,16 @@ class LookupIndex:
         offsets = hits - self._seq_start[seq]
         remaining = self._seq_start[seq + 1] - (hits + len(terms))
         names = self.arrays["name_off"]
+        before = self.terms_before(seq, offsets)
+        unnamed = names[seq + 1] == names[seq]
+        # the OEIS page's order: the query covering the sequence from its start, a name, a term
+        # after the match, then the A-number; the earliest occurrence speaks for a sequence
+        order = np.lexsort((offsets, self._anums[seq], remaining == 0, unnamed, before))
         score = (
             np.log10(self._anums[seq].astype(np.float64) + 1)
-            + RANK_NOT_AT_START * (offsets != 0)
-            + RANK_NO_NAME * (names[seq + 1] == names[seq])
-            + RANK_NOTHING_NEXT * (remaining == 0)
+            + RANK_NOT_AT_START * (before != 0)
+            + RANK_NO_NAME * unnamed
         )
-        order = np.lexsort((self._anums[seq], offsets, score))
         matches, seen = [], set()
         for i in order:
             index = int(seq[i])
@@ -363,11 +369,29 @@ class LookupIndex:
                     offset=int(offsets[i]),
                     next_terms=tuple(self.value(p) for p in range(follow, stop)),
                     score=float(score[i]),
+                    before=int(before[i]),
                 )
             )
             if len(matches) >= limit:
                 break
         return matches
+
+    def terms_before(self, seq: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Terms of each sequence before a match at ``offsets``, not counting its leading zeros:
+        many OEIS entries start with ``a(0) = 0`` by convention (``0, 1, 1, 2, 3, 5`` is
+        Fibonacci), so a match right after them still covers the sequence from its start."""
+        seq = np.asarray(seq, dtype=np.int64)
+        offsets = np.asarray(offsets, dtype=np.int64)
+        before = offsets.copy()
+        starts = self._seq_start[seq]
+        position = np.zeros(len(seq), dtype=np.int64)
+        pending = np.flatnonzero(offsets > 0)
+        while len(pending):  # one pass per leading zero: almost always one or two
+            pending = pending[self._mag[starts[pending] + position[pending]] == 0]
+            before[pending] -= 1
+            position[pending] += 1
+            pending = pending[position[pending] < offsets[pending]]
+        return before
 
     def suffix_matches(
         self, terms: Sequence[int], min_window: int, max_hits: int = MAX_HITS

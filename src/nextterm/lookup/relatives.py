@@ -95,7 +95,7 @@ def _chains(
     ``whole`` terms (0: none) is the whole prompt."""
     rank = (
         np.log10(hits.anum.astype(np.float64) + 1)
-        + RANK_NOT_AT_START * (hits.offset != 0)
+        + RANK_NOT_AT_START * (index.terms_before(hits.seq, hits.offset) != 0)
         + RANK_NO_NAME * ~hits.named
     )
     # by next term, then longest window, then best rank
