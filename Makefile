@@ -35,7 +35,7 @@ train-default: $(STAMP)
 	$(BIN)/nextterm calibrate --model $(RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx --results benchmarks/results
 	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag model
 	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag hybrid
-	$(BIN)/python scripts/ship_model.py $(RUN)/final_latest --results benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json
+	$(BIN)/nextterm model ship $(RUN)/final_latest --results benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json
 	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/collect_results.py
 
@@ -66,15 +66,14 @@ gpu-unpack:
 	cp $(GPU_OUT)/metrics.jsonl $(GPU_OUT)/loss.png $(GPU_OUT)/results.json $(GPU_RUN)/
 
 # Calibrate and evaluate the GPU-trained model; install it only if it beats the shipped one on the
-# held-out split, alone and in the hybrid (compare_evals exits non-zero otherwise).
+# held-out split, alone and in the hybrid (`nextterm model ship --current` refuses it otherwise).
 ship-gpu: gpu-unpack
 	test -f runs/lookup-train.idx || $(BIN)/nextterm lookup --build --oeis $(OEIS) --allowed $(DATA)/train_ids.txt --index runs/lookup-train.idx
 	$(BIN)/nextterm calibrate --model $(GPU_RUN)/final_latest --data $(DATA) --lookup-index runs/lookup-train.idx --results $(GPU_RUN)/calibration
 	$(BIN)/python benchmarks/run_evals.py --predictor model --model $(GPU_RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag gpu-model
 	$(BIN)/python benchmarks/run_evals.py --predictor hybrid --model $(GPU_RUN)/final_latest --heldout $(DATA) --limit 2048 --samples 50 --batch-size 64 --tag gpu-hybrid
-	$(BIN)/python scripts/compare_evals.py --current benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json \
-		--candidate benchmarks/results/evals-gpu-model.json benchmarks/results/evals-gpu-hybrid.json
-	$(BIN)/python scripts/ship_model.py $(GPU_RUN)/final_latest --results benchmarks/results/evals-gpu-model.json benchmarks/results/evals-gpu-hybrid.json
+	$(BIN)/nextterm model ship $(GPU_RUN)/final_latest --results benchmarks/results/evals-gpu-model.json benchmarks/results/evals-gpu-hybrid.json \
+		--current benchmarks/results/evals-model.json benchmarks/results/evals-hybrid.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -243,33 +243,3 @@ def test_sharded_bf16_export_loads_back(tmp_path):
         model.state_dict().items(), loaded.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name
-
-
-def test_compare_evals_ships_only_an_improvement(tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import compare_evals
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-
-    def summary(name: str, predictor: str, accuracy: float, limit: int = 2048) -> str:
-        oeis = {
-            "accuracy": accuracy,
-            "data": "runs/data/heldout.jsonl",
-            "limit": limit,
-            "seed": 0,
-            "items": limit,
-        }
-        (tmp_path / name).write_text(
-            json.dumps({"predictor": predictor, "benchmarks": {"oeis": oeis}})
-        )
-        return str(tmp_path / name)
-
-    current = [summary("m.json", "model", 0.08), summary("h.json", "hybrid", 0.30)]
-    better = [summary("gm.json", "model", 0.21), summary("gh.json", "hybrid", 0.35)]
-    mixed = [summary("xm.json", "model", 0.21), summary("xh.json", "hybrid", 0.29)]
-    assert compare_evals.main(["--current", *current, "--candidate", *better]) == 0
-    assert compare_evals.main(["--current", *current, "--candidate", *mixed]) == 1
-    other_items = summary("om.json", "model", 0.5, limit=100)
-    assert compare_evals.main(["--current", current[0], "--candidate", other_items]) == 2
-    assert compare_evals.main(["--current", *current, "--candidate", *reversed(better)]) == 2

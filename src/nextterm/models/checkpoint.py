@@ -287,6 +287,19 @@ def read_config(directory: str | Path, vocabulary: str | None = DIGIT) -> dict[s
     return config
 
 
+def read_model_config(directory: str | Path, vocabulary: str | None = DIGIT):
+    """The model's config object (``Qwen3Config``, ``SeqCondConfig`` ...) of a checkpoint directory,
+    read by ``AutoConfig`` after :func:`read_config` has checked it."""
+    from transformers import AutoConfig
+
+    config = read_config(directory, vocabulary)
+    _ensure_registered(config["model_type"])
+    try:
+        return AutoConfig.from_pretrained(directory)
+    except Exception as error:  # transformers raises many types for a bad file; all mean "corrupt"
+        raise CheckpointError(f"cannot read the config of {directory}: {error}") from error
+
+
 def _safetensors_header(path: Path) -> tuple[int, dict[str, Any]]:
     """Header length and header of a safetensors file (raises ValueError/OSError on a bad header)."""
     with path.open("rb") as handle:

@@ -1,4 +1,4 @@
-"""``nextterm convert`` and ``nextterm model create|info``: checkpoint directories from the shell.
+"""``nextterm convert`` and ``nextterm model create|info|ship``: checkpoint directories from the shell.
 
 Cheap to import: torch and transformers load inside the handlers.
 """
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 _DTYPES = ("float32", "bfloat16", "float16")
 
 
 def register(subparsers) -> None:
-    """Add ``convert`` and ``model`` (``create``, ``info``) to the ``nextterm`` parser."""
+    """Add ``convert`` and ``model`` (``create``, ``info``, ``ship``) to the ``nextterm`` parser."""
     convert = subparsers.add_parser(
         "convert",
         help="convert an interleaved-RoPE training checkpoint to the Hugging Face layout",
@@ -49,6 +50,36 @@ def register(subparsers) -> None:
     info.add_argument("dir", help="checkpoint directory")
     info.add_argument("--subfolder", default=None, help="subfolder of DIR holding the checkpoint")
     info.set_defaults(func=_info)
+    ship = actions.add_parser(
+        "ship",
+        help="install a trained checkpoint as the package's default model, with its model card",
+        description="Copy CHECKPOINT (without its training state, with its ranker.json) into the "
+        "package's assets atomically, check that it loads and write its README.md model card from "
+        "its config, meta, training run and evaluation summaries. With --current, refuse it "
+        "unless it is more accurate on the OEIS held-out items in every pair of summaries.",
+    )
+    ship.add_argument("checkpoint", help="checkpoint directory (e.g. RUN/final_latest)")
+    ship.add_argument(
+        "--results",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="the candidate's benchmarks/run_evals.py summaries (quoted in the card)",
+    )
+    ship.add_argument(
+        "--current",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="the shipped model's summaries, in the order of --results: ship only if better",
+    )
+    ship.add_argument(
+        "--run", type=Path, help="training run directory (default: the checkpoint's parent)"
+    )
+    ship.add_argument(
+        "--out", type=Path, help="where to install (default: the package's nextterm-default)"
+    )
+    ship.set_defaults(func=_ship)
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -122,6 +153,23 @@ def _info(args: argparse.Namespace) -> int:
     print(f"tokenizer: {_tokenizer_line(directory, config)}")
     print("config: " + json.dumps(config, indent=2, sort_keys=True))
     print("meta: " + json.dumps(read_meta(directory), indent=2, sort_keys=True))
+    return 0
+
+
+def _ship(args: argparse.Namespace) -> int:
+    from nextterm.models.ship import DEFAULT_TARGET, ship
+
+    shipped = ship(
+        args.checkpoint,
+        results=args.results,
+        current=args.current,
+        target=args.out or DEFAULT_TARGET,
+        run=args.run,
+    )
+    for row in shipped.comparisons:
+        print(row.line())
+    ranker = "with its ranker.json" if shipped.ranker else "without a ranker.json"
+    print(f"installed {args.checkpoint} -> {shipped.target} ({ranker})")
     return 0
 
 
