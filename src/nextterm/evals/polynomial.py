@@ -1,6 +1,6 @@
 """Polynomial continuation: the card's arithmetic / quadratic / cubic / quartic benchmark.
 
-Protocol (shared/docs/benchmarks.md, reproduced exactly): for degree 1..4 sample
+Protocol (the model card's, reproduced exactly; docs/benchmarks.md): for degree 1..4 sample
 ``p(x) = a x^4 + b x^3 + c x^2 + d x + e`` with integer coefficients uniform in a in [0, 9],
 b in [0, 99], c in [0, 999], d in [0, 9999], e in [0, 99999], the coefficients above the degree
 being 0 (a leading coefficient may come out 0, as the protocol's uniform ranges allow). For each

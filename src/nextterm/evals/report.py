@@ -1,7 +1,7 @@
 """The Markdown summary: our rows beside the card's published rows, in the card's two tables.
 
-Published numbers are copied from the NextTerm-440M model card (shared/seeds/000_*.txt, tables
-"OEIS-Eval-Neo / Ryskina & Knight / M1 Competition 111 MAPE" and "Polynomial Continuation").
+Published numbers are copied from the NextTerm-440M model card (its tables "OEIS-Eval-Neo /
+Ryskina & Knight / M1 Competition 111 MAPE" and "Polynomial Continuation"; docs/benchmarks.md).
 """
 
 from __future__ import annotations
