@@ -32,6 +32,7 @@ ORDER = [
     ("data.md", "Data pipeline"),
     ("serve.md", "HTTP server load test"),
     ("serve_robustness.md", "HTTP server robustness"),
+    ("web.md", "Web page latency"),
     ("seqcond.md", "SeqCond hybrid vs transformer decoding"),
 ]
 

@@ -2,7 +2,7 @@
 
     python benchmarks/web_numbers.py
 
-Reads benchmarks/results/evals-{hybrid,solvers,model}.json and predict.json and writes
+Reads benchmarks/results/evals-{hybrid,solvers,model}.json, predict.json and web.json and writes
 src/nextterm/serve/web/numbers.json (tests/test_web.py checks the two agree).
 """
 

@@ -112,7 +112,7 @@ def test_markup_in_a_name_is_data_not_html(client):
     assert found["oeis"] == {
         "anum": "A000001",
         "name": HOSTILE_NAME,
-        "transform": "differences",
+        "transform": "",  # named by the rule
         "url": "https://oeis.org/A000001",
     }
     assert found["rule"] == "continues this OEIS sequence via differences"
@@ -153,6 +153,9 @@ def test_the_shipped_numbers_are_the_benchmark_results():
     assert f"<td>{round(hybrid['m1']['mape'], 2):g}</td>" in page
     latency = json.loads((RESULTS / "predict.json").read_text())
     assert f"p50 {round(latency['p50_ms'], 1):g} ms" in page
+    web = json.loads((RESULTS / "web.json").read_text())
+    asked = web["by_n"][max(web["by_n"], key=int)]
+    assert f"p50 {round(asked['p50_ms'], 1):g} ms, p95 {round(asked['p95_ms'], 1):g} ms" in page
 
 
 def test_the_page_escapes_what_it_fills_in():

@@ -1,15 +1,14 @@
 """The web page in headless Chromium, against a server this test starts on 127.0.0.1.
 
 Skipped (with the reason) where Chromium, chromedriver or selenium is missing, unless
-``NEXTTERM_BROWSER_TESTS=1`` (CI sets it), which turns the skip into a failure. With
-``NEXTTERM_SCREENSHOT=DIR`` the test also saves the page at desktop and phone width there.
+``NEXTTERM_BROWSER_TESTS=1`` (CI sets it), which turns the skip into a failure. The README's
+picture of the page is made by ``benchmarks/bench_web.py --screenshot``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -223,23 +222,8 @@ def test_keyboard_labels_and_phone_width(browser, server):
             ),
             "the page is wider than a phone screen",
         )
-        shots = os.environ.get("NEXTTERM_SCREENSHOT")
-        if shots:
-            save_screenshots(browser, server, Path(shots))
     finally:
         browser.set_window_size(1100, 900)
-
-
-def save_screenshots(browser, server, directory: Path) -> None:
-    """The page answering 1,1,2,3,5,8 at phone and at desktop width, whole height."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, width in (("web-page-phone.png", 390), ("web-page.png", 1000)):
-        browser.set_window_size(width, 900)
-        browser.get(server.url + "/?q=1,1,2,3,5,8&n=5")
-        answered(browser, "13, 21, 34, 55, 89")
-        height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(width, height + 140)
-        browser.save_screenshot(str(directory / name))
 
 
 def test_the_page_asks_for_the_api_key(browser, engine):

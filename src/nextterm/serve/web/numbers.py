@@ -43,6 +43,8 @@ def collect(results: Path) -> dict[str, Any]:
             }
         )
     latency = json.loads((results / "predict.json").read_text())
+    page = json.loads((results / "web.json").read_text())
+    asked = page["by_n"][max(page["by_n"], key=int)]
     return {
         "accuracy": rows,
         "latency": {
@@ -50,6 +52,14 @@ def collect(results: Path) -> dict[str, Any]:
             "p95_ms": round(latency["p95_ms"], 1),
             "command": latency["command"],
             "machine": latency["machine"],
+        },
+        "page": {
+            "n": int(max(page["by_n"], key=int)),
+            "terms": page["terms_per_input"],
+            "p50_ms": round(asked["p50_ms"], 1),
+            "p95_ms": round(asked["p95_ms"], 1),
+            "command": page["command"],
+            "machine": page["machine"],
         },
     }
 

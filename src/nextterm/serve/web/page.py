@@ -49,7 +49,7 @@ def _accuracy_rows(numbers: dict[str, Any]) -> str:
 def render_page(config: ServeConfig, numbers: dict[str, Any] | None = None) -> str:
     """The page for a server with ``config`` (``numbers``: the shipped benchmark numbers)."""
     numbers = numbers or load()
-    hybrid, latency = numbers["accuracy"][0], numbers["latency"]
+    hybrid, latency, page = numbers["accuracy"][0], numbers["latency"], numbers["page"]
     return Template(TEMPLATE.read_text()).substitute(
         model=escape(config.model_name),
         term_options=_options(config.max_next_terms),
@@ -61,4 +61,10 @@ def render_page(config: ServeConfig, numbers: dict[str, Any] | None = None) -> s
         p95_ms=escape(f"{latency['p95_ms']:g}"),
         latency_command=escape(latency["command"]),
         latency_machine=escape(latency["machine"]),
+        page_n=escape(str(page["n"])),
+        page_terms=escape(str(page["terms"])),
+        page_p50_ms=escape(f"{page['p50_ms']:g}"),
+        page_p95_ms=escape(f"{page['p95_ms']:g}"),
+        page_command=escape(page["command"]),
+        page_machine=escape(page["machine"]),
     )

@@ -61,8 +61,8 @@ def _evidence(candidate: Candidate) -> str:
 def _candidate_view(shown: dict[str, Any], candidate: Candidate) -> dict[str, Any]:
     details = candidate.details
     source = source_of(candidate)
-    if candidate.method == "lookup" and "anum" in details:
-        oeis = _oeis(details["anum"], details.get("name", ""), details.get("transform", "identity"))
+    if candidate.method == "lookup" and "anum" in details:  # the rule names the transform
+        oeis = _oeis(details["anum"], details.get("name", ""), "identity")
     elif details.get("oeis"):
         found = details["oeis"]
         oeis = _oeis(found["anum"], found.get("name", ""), found.get("transform", "identity"))

@@ -172,6 +172,7 @@
     $("copied").textContent = "";
     answerBox.hidden = false;
     drawPlot();
+    performance.mark("nextterm-rendered"); // read by benchmarks/bench_web.py
   }
 
   // The plot: given terms and the best candidate's continuation, n from 1.
