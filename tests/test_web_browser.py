@@ -181,6 +181,23 @@ def test_a_malformed_query_string_gives_the_page_error(browser, server):
     error = by_id(browser, "terms-error")
     wait_for(browser, lambda d: error.is_displayed(), "no error shown")
     assert error.text == "term 1 is not an integer: '%ZZ'"
+    browser.get(server.url + "/?q=1,2,3,4&n=<b>7</b>")
+    answered(browser, "5, 6, 7")  # the default of 3 terms
+    assert by_id(browser, "count-note").text == (
+        "The link asked for n = <b>7</b>; choose a number from the list."
+    )
+
+
+def test_terms_beyond_floating_point_are_listed_exactly_and_left_out_of_the_plot(browser, server):
+    from selenium.webdriver.common.keys import Keys
+
+    huge = [10 ** (100 * k) for k in range(1, 6)]  # the fourth and fifth exceed 1.8e308
+    browser.get(server.url + "/?q=" + ",".join(map(str, huge)) + "&n=1")
+    first = answered(browser, str(10**600))[0]
+    assert first.is_displayed()
+    assert "left out" in by_id(browser, "plot-note").text
+    by_id(browser, "plot").send_keys(Keys.END)
+    assert by_id(browser, "readout").text == f"n = 6, a(n) = {10**600} (predicted)"
 
 
 def test_a_name_with_markup_stays_text(browser, server):

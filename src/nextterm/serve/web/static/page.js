@@ -266,7 +266,7 @@
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); ask(); }
   });
   $("ask").addEventListener("submit", (event) => { event.preventDefault(); lastText = null; ask(); });
-  count.addEventListener("change", ask);
+  count.addEventListener("change", () => { $("count-note").textContent = ""; ask(); });
   for (const radio of document.querySelectorAll("input[name=scale]")) radio.addEventListener("change", drawPlot);
   $("copy").addEventListener("click", copyText);
   keyForm.addEventListener("submit", (event) => {
@@ -284,7 +284,7 @@
   if (wanted !== null) {
     const option = Array.from(count.options).find((o) => o.value === wanted.trim());
     if (option) count.value = option.value;
-    else status.textContent = "The link asks for n = " + wanted + " next terms; choose one from the list.";
+    else $("count-note").textContent = "The link asked for n = " + wanted + "; choose a number from the list.";
   }
   if (params.get("q") !== null) {
     input.value = params.get("q");
