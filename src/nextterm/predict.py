@@ -359,7 +359,9 @@ def load_predictor(
         kind: one of :data:`PREDICTOR_KINDS`.
         model: checkpoint directory or hub id; defaults to the shipped model. For ``hybrid`` with
             no model available, the hybrid runs on the solvers alone.
-        device: torch device for the model (default: CUDA when available, else CPU).
+        device: torch device for the model; by default a small model runs on the CPU with the
+            numpy engine, any other on CUDA when available, else the CPU (see
+            :func:`nextterm.engine.loading.load_engine`).
         beam_width: beam width for ``model-beam`` and ``hybrid``.
         lookup_index: an OEIS lookup index file (``nextterm lookup --build``) for ``hybrid``.
         with_model: False makes ``hybrid`` use no model even when one is shipped.
@@ -382,9 +384,9 @@ def load_predictor(
         raise PredictorError("no model given and no shipped model found: pass --model DIR")
     engine = None
     if model_path is not None:
-        from nextterm.engine import Engine
+        from nextterm.engine.loading import load_engine
 
-        engine = Engine.from_pretrained(model_path, device=device)
+        engine = load_engine(model_path, device=device)
     if kind == "model":
         return ModelPredictor(engine, beam_width=1)
     if kind == "model-beam":

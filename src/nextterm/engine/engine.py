@@ -27,64 +27,41 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from nextterm.engine.common import (
+    MAX_TERM_TOKENS,
+    TERM_CAP_SLACK,
+    Cancelled,
+    EngineError,
+    cancel_when,
+    fit_prompt,
+    fit_prompts,
+    plan_scoring,
+    split_terms,
+    term_caps,
+)
+from nextterm.engine.common import stop_if_cancelled as _stop_if_cancelled
 from nextterm.engine.grammar import CONTENT_IDS, START, TermGrammar
 from nextterm.engine.session import DecodeSession, open_session
-from nextterm.errors import NextTermError
-from nextterm.sequences import validate_terms
-from nextterm.tokenizer import (
-    BOS_ID,
-    SEP_ID,
-    STOP_IDS,
-    VOCAB_SIZE,
-    encode_term,
-    encode_terms,
-    parse_term_ids,
-)
+from nextterm.tokenizer import SEP_ID, STOP_IDS, VOCAB_SIZE, parse_term_ids
 
-MAX_TERM_TOKENS = 192
-
-
-TERM_CAP_WINDOW = 8
-"""How many of the last given terms set the length budget of a new term."""
-TERM_CAP_SLACK = 8
-"""Tokens allowed beyond twice the longest recent term."""
-
-
-class EngineError(NextTermError):
-    """A request the engine cannot serve (bad prompt, no room in the context, bad parameters)."""
-
-
-class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error of the user
-    """Decoding stopped because the condition given to :func:`cancel_when` became true."""
-
-
-_cancellation = threading.local()
-
-
-@contextmanager
-def cancel_when(check: Callable[[], bool]) -> Iterator[None]:
-    """Within the block, decoding in this thread raises :class:`Cancelled` at the next step once
-    ``check()`` is true (the server's callers timed out or went away)."""
-    previous = getattr(_cancellation, "check", None)
-    _cancellation.check = check
-    try:
-        yield
-    finally:
-        _cancellation.check = previous
-
-
-def _stop_if_cancelled() -> None:
-    check = getattr(_cancellation, "check", None)
-    if check is not None and check():
-        raise Cancelled("every caller of this batch has gone")
+__all__ = [
+    "Cancelled",
+    "Engine",
+    "EngineError",
+    "Generation",
+    "Sampling",
+    "cancel_when",
+    "context_groups",
+    "default_device",
+    "derive_seed",
+    "fit_prompt",
+]
 
 
 def default_device() -> str:
@@ -163,13 +140,6 @@ class _Batch:
         return result
 
 
-def _terms(sequence) -> list[int]:
-    """A sequence's terms, checked; an empty list is allowed (the model then starts a sequence)."""
-    if isinstance(sequence, (list, tuple)) and len(sequence) == 0:
-        return []
-    return validate_terms(sequence)
-
-
 def context_groups(
     lengths: Sequence[int], budgets: Sequence[int], max_context: int
 ) -> list[list[int]]:
@@ -218,19 +188,6 @@ def _choose_tokens(
     pick = torch.searchsorted(cdf, (uniform * cdf[:, -1]).unsqueeze(1)).clamp_(max=cdf.shape[1] - 1)
     tokens[sampled] = order.gather(1, pick).squeeze(1)
     return tokens
-
-
-def fit_prompt(ids: list[int], limit: int) -> list[int]:
-    """``ids`` cut from the left to at most ``limit`` tokens, starting after a separator, BOS kept."""
-    if len(ids) <= limit:
-        return ids
-    head = [BOS_ID] if ids and ids[0] == BOS_ID else []
-    budget = limit - len(head)
-    start = len(ids) - budget
-    for cut in range(max(start, len(head)), len(ids)):
-        if ids[cut - 1] == SEP_ID:
-            return head + ids[cut:]
-    raise EngineError(f"the last term of the input does not fit in {limit} tokens of context")
 
 
 class Engine:
@@ -285,34 +242,12 @@ class Engine:
         self, sequences: list[list[int]], reserve: int
     ) -> tuple[list[list[int]], list[int]]:
         """Prompts of the sequences that fit the context less ``reserve``, and their indices."""
-        if isinstance(sequences, (str, bytes)) or not isinstance(sequences, (list, tuple)):
-            raise EngineError("sequences must be a list of integer lists")
-        limit = self.max_context - reserve
-        prompts, fitting = [], []
-        for index, sequence in enumerate(sequences):
-            ids = encode_terms(_terms(sequence))
-            try:
-                prompts.append(fit_prompt(ids, limit))
-            except EngineError:  # its last term alone fills the context: no model answer
-                continue
-            fitting.append(index)
-        return prompts, fitting
+        return fit_prompts(sequences, self.max_context - reserve)
 
     def _term_caps(self, sequences: list[list[int]]) -> torch.Tensor:
-        """Per-row token budget of one new term: twice the longest of the last terms plus slack.
-
-        A next term rarely has more than twice the digits of its predecessors (squaring doubles
-        them); capping there stops an unsure model from spelling digits up to ``max_term_tokens``
-        while the rest of its batch waits.
-        """
-        if not self.adaptive_term_cap:
-            return torch.full((len(sequences),), self.max_term_tokens, device=self.device)
-        caps = [
-            2 * max((len(str(term)) for term in list(sequence)[-TERM_CAP_WINDOW:]), default=1)
-            + TERM_CAP_SLACK
-            for sequence in sequences
-        ]
-        return torch.tensor(caps, device=self.device).clamp_(max=self.max_term_tokens)
+        """Per-row token budget of one new term (see :func:`~nextterm.engine.common.term_caps`)."""
+        caps = term_caps(sequences, self.max_term_tokens, self.adaptive_term_cap)
+        return torch.tensor(caps, dtype=torch.long, device=self.device)
 
     def next_terms(self, sequences: list[list[int]], n_terms: int = 1) -> list[list[int | None]]:
         """Greedy continuation: for each sequence its next ``n_terms`` terms (None where the model
@@ -392,24 +327,12 @@ class Engine:
                 )
                 caps = caps[keep]
             logits = session.step(torch.where(stopped, SEP_ID, tokens))
-        terms = [self._split_terms(ids, n_terms) for ids in batch.per_row(rows)]
+        terms = [split_terms(ids, n_terms) for ids in batch.per_row(rows)]
         probabilities = [
             math.exp(value) if row[0] is not None else 0.0
             for value, row in zip(first_logp.tolist(), terms)
         ]
         return terms, probabilities
-
-    @staticmethod
-    def _split_terms(ids: list[int], n_terms: int) -> list[int | None]:
-        terms: list[int | None] = []
-        current: list[int] = []
-        for token in ids:
-            if token in STOP_IDS:
-                terms.append(parse_term_ids(current))
-                current = []
-            else:
-                current.append(token)
-        return (terms + [None] * n_terms)[:n_terms]
 
     @torch.inference_mode()
     def beam_next_term(
@@ -512,48 +435,14 @@ class Engine:
         (:meth:`_term_caps`: the model would never write it). ``context`` cuts each prompt to at
         most that many tokens (at a term boundary): cheaper, and close for a model that attends
         mostly to the last terms."""
-        if len(candidates) != len(sequences):
-            raise EngineError(f"{len(sequences)} sequences but {len(candidates)} candidate lists")
         results: list[list[float | None]] = [[None] * len(options) for options in candidates]
         caps = self._term_caps(sequences).tolist() if sequences else []
-        targets = [[encode_term(int(value)) for value in options] for options in candidates]
-        longest = max(
-            (len(ids) for options, cap in zip(targets, caps) for ids in options if len(ids) < cap),
-            default=0,
-        )
-        if longest == 0 or longest + 1 >= self.max_context:
-            return results
-        prompts, fitting = self._prompts(sequences, longest + 1)
-        if context is not None:
-            cut = self._cut(prompts, fitting, context)
-            prompts, fitting = [prompt for prompt, _ in cut], [index for _, index in cut]
-        kept = [(index, prompt) for index, prompt in zip(fitting, prompts) if candidates[index]]
-        owners, flat, places = [], [], []
-        for row, (index, _) in enumerate(kept):
-            for slot, ids in enumerate(targets[index]):
-                if len(ids) >= caps[index]:
-                    continue  # longer than any term the model would write here (see _term_caps)
-                owners.append(row)
-                flat.append(ids)
-                places.append((index, slot))
-        if owners:
-            scores = self._score_rows([prompt for _, prompt in kept], owners, flat)
-            for (index, slot), value in zip(places, scores):
+        plan = plan_scoring(sequences, candidates, caps, self.max_context, context)
+        if plan is not None:
+            scores = self._score_rows(plan.prompts, plan.owners, plan.targets)
+            for (index, slot), value in zip(plan.places, scores):
                 results[index][slot] = value
         return results
-
-    @staticmethod
-    def _cut(
-        prompts: Sequence[list[int]], fitting: Sequence[int], context: int
-    ) -> list[tuple[list[int], int]]:
-        """Prompts cut to ``context`` tokens, dropping those whose last term alone is longer."""
-        kept = []
-        for prompt, index in zip(prompts, fitting):
-            try:
-                kept.append((fit_prompt(prompt, context), index))
-            except EngineError:
-                continue
-        return kept
 
     def _score_rows(
         self, prompts: list[list[int]], owners: list[int], targets: list[list[int]]

@@ -347,6 +347,17 @@ def weight_shapes(directory: str | Path) -> dict[str, list[int]]:
     return shapes
 
 
+def weight_dtypes(directory: str | Path) -> dict[str, set[str]]:
+    """Weight file name -> the safetensors dtypes (``F32``, ``BF16``...) of its tensors, from the
+    headers only (the files checked as :func:`load_checkpoint` checks them)."""
+    directory = Path(directory)
+    _check_weights(directory)
+    return {
+        name: {entry["dtype"] for entry in _safetensors_header(directory / name)[1].values()}
+        for name in _weight_files(directory)
+    }
+
+
 def _check_weights(directory: Path) -> None:
     for name in _weight_files(directory):
         path = directory / name

@@ -1,0 +1,442 @@
+"""Next-term decoding of small Qwen3-style checkpoints with numpy alone (no torch, no transformers).
+
+A process that answers one ``nextterm predict`` spends seconds importing torch and transformers
+and milliseconds on the answer; for the shipped model (1M parameters) a numpy forward pass is as
+fast as torch's on the CPU, so :class:`NumpyEngine` gives the hybrid the engine methods it uses
+(:meth:`~NumpyEngine.beam_next_term`, :meth:`~NumpyEngine.score_terms`,
+:meth:`~NumpyEngine.next_terms`, :meth:`~NumpyEngine.greedy_next_term`) with the same algorithms
+as :class:`nextterm.engine.Engine`: the same prompts, grammar masks, term budgets, beam bookkeeping
+and float64 log-probabilities over the model's float32 logits. Its numbers agree with the torch
+engine's to float32 rounding (``tests/test_numpy_engine.py``).
+
+The model is the Qwen3 decoder as transformers computes it: RMSNorm, per-head RMSNorm of queries
+and keys, rotary embeddings (``rotate_half`` layout, default RoPE), grouped-query causal attention,
+SwiGLU MLP; weights read with ``safetensors.numpy``. Rows are left-padded with their own masks and
+positions, as in :class:`nextterm.engine.session.KVCacheSession`. :func:`numpy_support` says which
+checkpoints it runs (float32 Qwen3 with the digit vocabulary and full attention).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nextterm.engine.common import (
+    MAX_TERM_TOKENS,
+    TERM_CAP_SLACK,
+    EngineError,
+    fit_prompts,
+    plan_scoring,
+    split_terms,
+    stop_if_cancelled,
+    term_caps,
+)
+from nextterm.engine.grammar import CONTENT_IDS, START, GrammarTables
+from nextterm.tokenizer import PAD_ID, SEP_ID, STOP_IDS, VOCAB_SIZE, parse_term_ids
+
+_STOPS = list(STOP_IDS)
+
+
+def numpy_support(config: dict[str, Any], dtypes: set[str]) -> str | None:
+    """Why a checkpoint (its ``config.json`` and weight dtypes) cannot run here, or None if it can."""
+    rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
+    checks = [
+        (config.get("model_type") == "qwen3", f"model_type {config.get('model_type')!r}"),
+        (config.get("vocab_size") == VOCAB_SIZE, f"vocab_size {config.get('vocab_size')}"),
+        (dtypes == {"F32"}, f"weights of dtype {sorted(dtypes)}"),
+        (rope.get("rope_type", "default") == "default", f"rope_type {rope.get('rope_type')!r}"),
+        (not config.get("use_sliding_window"), "sliding-window attention"),
+        (not config.get("attention_bias"), "attention biases"),
+        (config.get("hidden_act", "silu") == "silu", f"hidden_act {config.get('hidden_act')!r}"),
+    ]
+    reasons = [reason for ok, reason in checks if not ok]
+    return ", ".join(reasons) if reasons else None
+
+
+def _rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
+    variance = np.mean(np.square(x), axis=-1, keepdims=True)
+    return weight * (x / np.sqrt(variance + np.float32(eps)))
+
+
+def _rotate_half(x: np.ndarray) -> np.ndarray:
+    half = x.shape[-1] // 2
+    return np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Float64 log-softmax over the last axis (as the torch engine's ``log_softmax(x.double())``)."""
+    x = logits.astype(np.float64)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    top = x.max(axis=-1, keepdims=True)
+    return (top + np.log(np.exp(x - top).sum(axis=-1, keepdims=True)))[..., 0]
+
+
+class Qwen3Numpy:
+    """The Qwen3 causal LM forward pass over float32 numpy weights (a ``model.safetensors`` dict)."""
+
+    def __init__(self, config: dict[str, Any], weights: dict[str, np.ndarray]) -> None:
+        self.heads = int(config["num_attention_heads"])
+        self.kv_heads = int(config.get("num_key_value_heads") or self.heads)
+        self.head_dim = int(config.get("head_dim") or config["hidden_size"] // self.heads)
+        self.eps = float(config["rms_norm_eps"])
+        rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
+        theta = np.float32(rope.get("rope_theta", config.get("rope_theta", 10000.0)))
+        exponents = np.arange(0, self.head_dim, 2).astype(np.float32) / np.float32(self.head_dim)
+        self.inv_freq = (np.float32(1.0) / theta**exponents).astype(np.float32)
+        self.embed = weights["model.embed_tokens.weight"]
+        self.head = weights.get("lm_head.weight", self.embed)
+        self.norm = weights["model.norm.weight"]
+        names = ("q_proj", "k_proj", "v_proj", "o_proj", "q_norm", "k_norm")
+        self.layers = []
+        for index in range(int(config["num_hidden_layers"])):
+            prefix = f"model.layers.{index}."
+            layer = {name: weights[f"{prefix}self_attn.{name}.weight"] for name in names}
+            for name in ("gate_proj", "up_proj", "down_proj"):
+                layer[name] = weights[f"{prefix}mlp.{name}.weight"]
+            layer["input"] = weights[f"{prefix}input_layernorm.weight"]
+            layer["post"] = weights[f"{prefix}post_attention_layernorm.weight"]
+            self.layers.append(layer)
+
+    def forward(
+        self,
+        ids: np.ndarray,
+        positions: np.ndarray,
+        valid: np.ndarray,
+        cache: list[tuple[np.ndarray, np.ndarray]] | None,
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Logits ``[B, V]`` after the last of ``ids`` ``[B, T]`` (at ``positions`` ``[B, T]``),
+        and the new per-layer keys and values. ``valid`` ``[B, S]`` marks the real (not padded)
+        positions of the cache and of these tokens; ``cache`` is None for a prefill."""
+        rows, length = ids.shape
+        past = 0 if cache is None else cache[0][0].shape[2]
+        angles = positions[..., None].astype(np.float32) * self.inv_freq
+        angles = np.concatenate([angles, angles], axis=-1)[:, None]  # [B, 1, T, d]
+        cos, sin = np.cos(angles), np.sin(angles)
+        keys = np.arange(past + length)
+        queries = past + np.arange(length)
+        allowed = (keys[None, :] <= queries[:, None])[None] & valid[:, None, :]
+        allowed |= (keys[None, :] == queries[:, None])[None]  # a padded query attends to itself
+        bias = np.where(allowed, np.float32(0.0), np.float32(-np.inf))[:, None, None]
+        x = self.embed[ids]
+        updated = []
+        for index, layer in enumerate(self.layers):
+            attended, kv = self._attention(
+                layer, _rms_norm(x, layer["input"], self.eps), cos, sin, bias, cache, index
+            )
+            updated.append(kv)
+            x = x + attended
+            h = _rms_norm(x, layer["post"], self.eps)
+            gate = h @ layer["gate_proj"].T
+            x = (
+                x
+                + ((gate / (1.0 + np.exp(-gate))) * (h @ layer["up_proj"].T)) @ layer["down_proj"].T
+            )
+        return _rms_norm(x[:, -1], self.norm, self.eps) @ self.head.T, updated
+
+    def _attention(self, layer, x, cos, sin, bias, cache, index):
+        rows, length, _ = x.shape
+        d, groups = self.head_dim, self.heads // self.kv_heads
+
+        def heads(weight: np.ndarray, count: int, norm: np.ndarray | None) -> np.ndarray:
+            projected = (x @ weight.T).reshape(rows, length, count, d)
+            if norm is not None:
+                projected = _rms_norm(projected, norm, self.eps)
+            return projected.transpose(0, 2, 1, 3)
+
+        q = heads(layer["q_proj"], self.heads, layer["q_norm"])
+        k = heads(layer["k_proj"], self.kv_heads, layer["k_norm"])
+        v = heads(layer["v_proj"], self.kv_heads, None)
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        if cache is not None:
+            k = np.concatenate([cache[index][0], k], axis=2)
+            v = np.concatenate([cache[index][1], v], axis=2)
+        grouped = q.reshape(rows, self.kv_heads, groups, length, d)
+        scores = grouped @ k[:, :, None].swapaxes(-1, -2) * np.float32(d**-0.5) + bias
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        out = (scores / scores.sum(axis=-1, keepdims=True)) @ v[:, :, None]
+        out = out.reshape(rows, self.heads, length, d).transpose(0, 2, 1, 3)
+        return out.reshape(rows, length, self.heads * d) @ layer["o_proj"].T, (k, v)
+
+
+class NumpySession:
+    """A KV-cache decode session over :class:`Qwen3Numpy` (``prefill`` / ``step`` / ``select``)."""
+
+    def __init__(self, model: Qwen3Numpy) -> None:
+        self.model = model
+        self.cache: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self.valid = np.zeros((0, 0), dtype=bool)
+        self.positions = np.zeros(0, dtype=np.int64)
+
+    def prefill(self, prompts: list[list[int]]) -> np.ndarray:
+        width = max(len(prompt) for prompt in prompts)
+        ids = np.full((len(prompts), width), PAD_ID, dtype=np.int64)
+        self.valid = np.zeros((len(prompts), width), dtype=bool)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt) :] = prompt
+            self.valid[row, width - len(prompt) :] = True
+        positions = np.maximum(np.cumsum(self.valid, axis=1) - 1, 0)
+        self.positions = positions[:, -1] + 1
+        logits, self.cache = self.model.forward(ids, positions, self.valid, None)
+        return logits
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        self.valid = np.concatenate([self.valid, np.ones((len(tokens), 1), dtype=bool)], axis=1)
+        logits, self.cache = self.model.forward(
+            np.asarray(tokens).reshape(-1, 1), self.positions[:, None], self.valid, self.cache
+        )
+        self.positions = self.positions + 1
+        return logits
+
+    def select(self, rows: np.ndarray) -> None:
+        self.cache = [(k[rows], v[rows]) for k, v in self.cache]
+        self.valid, self.positions = self.valid[rows], self.positions[rows]
+
+
+class NumpyEngine:
+    """The decoding methods of :class:`nextterm.engine.Engine` that the predictors use, in numpy."""
+
+    device = "cpu"
+
+    def __init__(
+        self,
+        model: Qwen3Numpy,
+        max_context: int,
+        max_term_tokens: int = MAX_TERM_TOKENS,
+        adaptive_term_cap: bool = True,
+    ) -> None:
+        self.model = model
+        self.max_context = max_context
+        self.max_term_tokens = max_term_tokens
+        self.adaptive_term_cap = adaptive_term_cap
+        self.grammar = GrammarTables.build()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, max_parameters: int | None = None) -> NumpyEngine:
+        """An engine over the checkpoint directory (or hub id) ``path``, checked as
+        :func:`nextterm.models.checkpoint.load_checkpoint` checks it; raises
+        :class:`EngineError` for a checkpoint this engine cannot run (see :func:`numpy_support`)
+        or one of more than ``max_parameters`` parameters."""
+        from safetensors.numpy import load_file
+
+        from nextterm.models.checkpoint import (
+            check_tokenizer,
+            read_config,
+            resolve_checkpoint,
+            weight_dtypes,
+            weight_shapes,
+        )
+
+        directory = resolve_checkpoint(path)
+        config = read_config(directory)
+        check_tokenizer(directory, "digit")
+        files = weight_dtypes(directory)
+        reason = numpy_support(config, set().union(*files.values()))
+        parameters = sum(math.prod(shape) for shape in weight_shapes(directory).values())
+        if reason is None and max_parameters is not None and parameters > max_parameters:
+            reason = f"{parameters:,} parameters (more than {max_parameters:,})"
+        if reason is not None:
+            raise EngineError(f"the numpy engine cannot run {directory}: {reason}")
+        weights: dict[str, np.ndarray] = {}
+        for name in sorted(files):
+            weights.update(load_file(str(directory / name)))
+        return cls(Qwen3Numpy(config, weights), int(config["max_position_embeddings"]))
+
+    def _caps(self, sequences: list[list[int]]) -> np.ndarray:
+        return np.array(
+            term_caps(sequences, self.max_term_tokens, self.adaptive_term_cap), dtype=np.int64
+        )
+
+    def next_terms(self, sequences: list[list[int]], n_terms: int = 1) -> list[list[int | None]]:
+        """As :meth:`nextterm.engine.Engine.next_terms`."""
+        return self._greedy(sequences, n_terms)[0]
+
+    def greedy_next_term(self, sequences: list[list[int]]) -> list[tuple[int | None, float]]:
+        """As :meth:`nextterm.engine.Engine.greedy_next_term`."""
+        terms, probabilities = self._greedy(sequences, 1)
+        return [(row[0], probability) for row, probability in zip(terms, probabilities)]
+
+    def _greedy(
+        self, sequences: list[list[int]], n_terms: int
+    ) -> tuple[list[list[int | None]], list[float]]:
+        if n_terms < 1:
+            raise EngineError(f"n_terms must be at least 1, got {n_terms}")
+        terms: list[list[int | None]] = [[None] * n_terms for _ in sequences]
+        probabilities = [0.0] * len(sequences)
+        reserve = min(n_terms * self.max_term_tokens, self.max_context // 4)
+        prompts, fitting = fit_prompts(sequences, self.max_context - reserve)
+        if fitting:
+            found, found_probabilities = self._greedy_rows(
+                prompts, [sequences[i] for i in fitting], n_terms
+            )
+            for index, row, probability in zip(fitting, found, found_probabilities):
+                terms[index], probabilities[index] = row, probability
+        return terms, probabilities
+
+    def _greedy_rows(self, prompts, sequences, n_terms):
+        grammar, session, rows = self.grammar, NumpySession(self.model), len(prompts)
+        logits = session.prefill(prompts)
+        owners = np.arange(rows)
+        generated: list[list[int]] = [[] for _ in range(rows)]
+        room = np.array([self.max_context - len(p) for p in prompts])
+        state = np.full(rows, START, dtype=np.int64)
+        term_length = np.zeros(rows, dtype=np.int64)
+        terms_done = np.zeros(rows, dtype=np.int64)
+        caps = self._caps(sequences)
+        first_logp = np.zeros(rows, dtype=np.float64)
+        for _ in range(n_terms * self.max_term_tokens):
+            stop_if_cancelled()
+            tokens = np.where(grammar.allowed[state], logits, -np.inf).argmax(-1)
+            logp = _log_softmax(logits)
+            stopped = grammar.is_stop[tokens]
+            step_logp = np.where(
+                stopped, _logsumexp(logp[:, _STOPS]), logp[np.arange(len(tokens)), tokens]
+            )
+            first_logp[owners] += np.where(terms_done == 0, step_logp, 0.0)
+            for owner, token in zip(owners.tolist(), tokens.tolist()):
+                generated[owner].append(token)
+            terms_done += stopped
+            grown = np.minimum(2 * term_length + TERM_CAP_SLACK, self.max_term_tokens)
+            caps = np.where(stopped, np.maximum(caps, grown), caps)
+            term_length = np.where(stopped, 0, term_length + 1)
+            state = np.where(stopped, START, grammar.transition[state, tokens])
+            room -= 1
+            finished = (terms_done >= n_terms) | (term_length >= caps) | (room <= 0)
+            if finished.any():
+                keep = np.flatnonzero(~finished)
+                if len(keep) == 0:
+                    break
+                session.select(keep)
+                owners, tokens, stopped = owners[keep], tokens[keep], stopped[keep]
+                state, term_length = state[keep], term_length[keep]
+                terms_done, room, caps = terms_done[keep], room[keep], caps[keep]
+            logits = session.step(np.where(stopped, SEP_ID, tokens))
+        terms = [split_terms(ids, n_terms) for ids in generated]
+        probabilities = [
+            math.exp(value) if row[0] is not None else 0.0
+            for value, row in zip(first_logp.tolist(), terms)
+        ]
+        return terms, probabilities
+
+    def beam_next_term(
+        self, sequences: list[list[int]], beam_width: int = 8, top_k: int = 5
+    ) -> list[list[tuple[int, float]]]:
+        """As :meth:`nextterm.engine.Engine.beam_next_term`."""
+        if beam_width < 1 or top_k < 1:
+            raise EngineError(f"beam_width and top_k must be at least 1, got {beam_width}, {top_k}")
+        results: list[list[tuple[int, float]]] = [[] for _ in sequences]
+        reserve = min(self.max_term_tokens, self.max_context // 4)
+        prompts, fitting = fit_prompts(sequences, self.max_context - reserve)
+        if fitting:
+            found = self._beam_rows(prompts, [sequences[i] for i in fitting], beam_width, top_k)
+            for index, options in zip(fitting, found):
+                results[index] = options
+        return results
+
+    def _beam_rows(self, prompts, sequences, width, top_k):
+        caps = self._caps(sequences)[:, None]
+        max_length = min(int(caps.max()), self.max_context - max(len(p) for p in prompts))
+        grammar, session = self.grammar, NumpySession(self.model)
+        rows, content = len(prompts), len(CONTENT_IDS)
+        logits = session.prefill(prompts)
+        fork = np.repeat(np.arange(rows), width)
+        session.select(fork)
+        logits = logits[fork]
+        score = np.full((rows, width), -np.inf)
+        score[:, 0] = 0.0
+        state = np.full((rows, width), START, dtype=np.int64)
+        history = np.zeros((rows, width, 0), dtype=np.int64)
+        found: list[list[tuple[float, list[int]]]] = [[] for _ in range(rows)]
+        base = (np.arange(rows) * width)[:, None]
+        for length in range(max_length):
+            stop_if_cancelled()
+            logp = _log_softmax(logits).reshape(rows, width, VOCAB_SIZE)
+            stop = np.where(grammar.can_stop[state], score + _logsumexp(logp[..., _STOPS]), -np.inf)
+            for row, beam in np.argwhere(np.isfinite(stop)).tolist():
+                found[row].append((float(stop[row, beam]), history[row, beam].tolist()))
+            if length == max_length - 1:
+                break
+            extend = np.where(
+                grammar.allowed[state][..., :content],
+                score[..., None] + logp[..., :content],
+                -np.inf,
+            ).reshape(rows, width * content)
+            index = np.argsort(-extend, axis=1, kind="stable")[:, :width]
+            score = np.take_along_axis(extend, index, axis=1)
+            parent, tokens = index // content, index % content
+            score = np.where(_settled(found, score, top_k) | (caps <= length + 1), -np.inf, score)
+            if np.isinf(score).all():
+                break
+            state = grammar.transition[np.take_along_axis(state, parent, axis=1), tokens]
+            history = np.concatenate(
+                [history[np.arange(rows)[:, None], parent], tokens[..., None]], axis=-1
+            )
+            session.select((base + parent).ravel())
+            logits = session.step(tokens.ravel())
+        results = []
+        for candidates in found:
+            best = sorted(candidates, key=lambda item: -item[0])[:top_k]
+            results.append([(parse_term_ids(ids), math.exp(value)) for value, ids in best])
+        return results
+
+    def score_terms(
+        self, sequences: list[list[int]], candidates: list[list[int]], context: int | None = None
+    ) -> list[list[float | None]]:
+        """As :meth:`nextterm.engine.Engine.score_terms`."""
+        results: list[list[float | None]] = [[None] * len(options) for options in candidates]
+        caps = self._caps(sequences).tolist() if sequences else []
+        plan = plan_scoring(sequences, candidates, caps, self.max_context, context)
+        if plan is not None:
+            scores = self._score_rows(plan.prompts, plan.owners, plan.targets)
+            for (index, slot), value in zip(plan.places, scores):
+                results[index][slot] = value
+        return results
+
+    def _score_rows(self, prompts, owners, targets) -> list[float]:
+        session = NumpySession(self.model)
+        logits = session.prefill(prompts)
+        order = np.array(sorted(range(len(targets)), key=lambda row: len(targets[row])))
+        rows = np.asarray(owners)[order]  # short targets first: they leave first
+        session.select(rows)
+        logits = logits[rows]
+        lengths = np.array([len(targets[row]) for row in order])
+        padded = np.full((len(order), int(lengths.max()) + 1), SEP_ID, dtype=np.int64)
+        for row, original in enumerate(order):
+            padded[row, : len(targets[original])] = targets[original]
+        total = np.zeros(len(order), dtype=np.float64)
+        live = np.arange(len(order))
+        for position in range(int(lengths.max()) + 1):
+            stop_if_cancelled()
+            logp = _log_softmax(logits)
+            digit = logp[np.arange(len(live)), padded[live, position]]
+            stop = _logsumexp(logp[:, _STOPS])
+            total[live] += np.where(position < lengths[live], digit, stop)
+            keep = np.flatnonzero(lengths[live] > position)
+            if len(keep) == 0:
+                break
+            if len(keep) < len(live):
+                session.select(keep)
+                live = live[keep]
+            logits = session.step(padded[live, position])
+        scores = [0.0] * len(order)
+        for row, original in enumerate(order.tolist()):
+            scores[original] = float(total[row])
+        return scores
+
+
+def _settled(
+    found: list[list[tuple[float, list[int]]]], score: np.ndarray, top_k: int
+) -> np.ndarray:
+    """[rows, 1] mask of sequences whose ``top_k`` finished terms all beat every live beam."""
+    bars = []
+    for candidates in found:
+        values = sorted((value for value, _ in candidates), reverse=True)
+        bars.append(values[top_k - 1] if len(values) >= top_k else -math.inf)
+    return (score.max(-1) <= np.array(bars))[:, None]
