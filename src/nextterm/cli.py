@@ -1,9 +1,12 @@
 """The ``nextterm`` command line: thin wrappers that parse arguments and call the library.
 
 ``nextterm predict`` lives here; every other room registers its own subcommands from its
-``commands`` module (listed in :data:`COMMAND_MODULES`). Errors the user caused
-(:class:`~nextterm.errors.NextTermError`) print ``error: <message>`` and exit with status 2; any
-other exception is a bug: one line says so and names the file its traceback went to (status 70).
+``commands`` module (listed in :data:`COMMAND_MODULES`). Option values are checked while parsing
+(:mod:`nextterm.cli_args`), the terms before any model loads. Errors the user caused
+(:class:`~nextterm.errors.NextTermError`, wrong options included) print ``error: <message>`` and
+exit with status 2; any other exception is a bug: one line says so and names the file its
+traceback went to (status 70). Under ``--json`` either is a JSON object on standard output,
+``{"error": {"message": ..., "type": ..., "exit_status": ...}}``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ import sys
 from collections.abc import Sequence
 
 from nextterm.candidates import Candidate
+from nextterm.cli_args import (
+    CommandLineParser,
+    UsageError,
+    checkpoint,
+    device,
+    existing_file,
+    fraction,
+    int_between,
+    terms_text,
+)
 from nextterm.errors import NextTermError, report_bug
 from nextterm.resources import add_lookup_arguments, lookup_index_from, note_missing_index
 
@@ -30,10 +43,16 @@ COMMAND_MODULES = (
     "nextterm.evals.commands",
     "nextterm.ranking.commands",
 )
-_TERMS_ARGUMENT = re.compile(r"-?[0-9][0-9,\s-]*")
+_TERMS_ARGUMENT = re.compile(r"-?[0-9][0-9,;\s-]*")
 EXIT_NO_ANSWER = 1
 EXIT_USAGE = 2
 EXIT_BUG = 70  # EX_SOFTWARE of sysexits.h
+MAX_NEXT_TERMS = 100
+"""Most next terms ``-n`` asks for: the shipped model's context (512 tokens) holds little more."""
+MAX_TOP_K = 50
+MAX_BEAM = 64
+TERMS_COMMANDS = ("predict", "lookup")
+"""Subcommands whose positional arguments are terms (``-1,2,-3`` is a term there, not an option)."""
 
 
 def _confidence_label(confidence: float) -> str:
@@ -52,6 +71,9 @@ def _describe(candidate: Candidate, rank: int, n_terms: int) -> str:
         f"{rank}. {values}    confidence {candidate.confidence:.3f} "
         f"({_confidence_label(candidate.confidence)}), {candidate.method}: {candidate.explanation}"
     )
+    given = len(candidate.continuation or (candidate.value,))
+    if given < n_terms:  # e.g. the model's context is full: say so rather than pad or hide it
+        line += f"; only {given} of the {n_terms} terms asked for"
     if candidate.evidence and candidate.method == "lookup":
         line += f"; matched {candidate.evidence} given terms"
     elif candidate.evidence >= 2:  # fewer: the explanation itself says how unconfirmed it is
@@ -59,24 +81,30 @@ def _describe(candidate: Candidate, rank: int, n_terms: int) -> str:
     return line
 
 
-def _read_terms_text(arguments: list[str]) -> str:
-    if arguments:
-        return " ".join(arguments)
-    if sys.stdin is not None and not sys.stdin.isatty():
-        return sys.stdin.read()
-    return ""
+def _read_file_items(args: argparse.Namespace):
+    """Every sequence of ``--file`` (``-``: standard input), parsed before anything loads."""
+    from nextterm.batch import read_items
+
+    if args.terms:
+        raise UsageError("give the terms or --file, not both")
+    if args.file == "-":
+        return read_items(sys.stdin, "standard input")
+    with open(args.file, encoding="utf-8", errors="replace") as handle:
+        return read_items(handle, args.file)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from nextterm.predict import load_predictor, predict
     from nextterm.sequences import parse_terms
 
-    terms = parse_terms(_read_terms_text(args.terms))
+    items = _read_file_items(args) if args.file else None
+    terms = None if items else parse_terms(terms_text(args.terms))
+    from nextterm.predict import load_predictor, predict
+
     kind = "solvers" if args.no_model and args.predictor != "hybrid" else args.predictor
     if not args.no_model:
-        # The answer, not a weight-loading bar (when the torch engine loads the model); an
-        # environment variable, so that transformers is imported only if that engine is used.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # the answer, not a weight-loading bar
     index = lookup_index_from(args) if kind == "hybrid" else None
     predictor = load_predictor(
         kind,
@@ -87,6 +115,11 @@ def _run_predict(args: argparse.Namespace) -> int:
         with_model=not args.no_model,
         effort=args.effort,
     )
+    if items:
+        status = _predict_file(args, predictor, items)
+        if kind == "hybrid":
+            note_missing_index(args, index)
+        return status
     candidates = predict(
         terms,
         n_terms=args.n,
@@ -121,6 +154,25 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_file(args: argparse.Namespace, predictor, items) -> int:
+    """One result line per sequence of ``--file``; status 1 when any got no credible answer."""
+    from nextterm.batch import json_line, run_batch, text_line
+
+    def predict_batch(sequences: list[list[int]]) -> list[list[Candidate]]:
+        found = predictor.predict_batch(sequences, n_terms=args.n, top_k=args.top_k)
+        return [[c for c in row if c.confidence >= args.min_confidence] for row in found]
+
+    def write(item, candidates: list[Candidate]) -> None:
+        if args.json:
+            print(json_line(item, candidates), flush=True)
+        else:
+            print(text_line(candidates, lambda c: _describe(c, 1, args.n)[3:]), flush=True)
+
+    progress = sys.stderr is not None and sys.stderr.isatty()
+    unanswered = run_batch(items, predict_batch, write, progress=progress)
+    return EXIT_NO_ANSWER if unanswered else 0
+
+
 def _add_effort(parser: argparse.ArgumentParser) -> None:
     from nextterm.solvers.rules.settings import EFFORT_NAMES
 
@@ -138,11 +190,28 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
         "predict",
         help="predict the next terms of a sequence",
         description="Predict the next terms of an integer sequence given on the command line "
-        "(e.g. 1,1,2,3,5,8 or 1 1 2 3 5 8) or on standard input.",
+        "(e.g. 1,1,2,3,5,8 or 1 1 2 3 5 8) or on standard input; or of every sequence of a file "
+        "(--file, one a line). Exit status 1: no candidate reached --min-confidence (for --file: "
+        "some sequence got none).",
     )
     parser.add_argument("terms", nargs="*", help="the terms; read from stdin when absent")
-    parser.add_argument("-n", type=int, default=1, help="how many next terms (default 1)")
-    parser.add_argument("--top-k", type=int, default=3, help="candidates to list (default 3)")
+    parser.add_argument(
+        "--file",
+        type=existing_file("--file", stdin=True),
+        help="predict every sequence of FILE (one a line; - for stdin): one result per line",
+    )
+    parser.add_argument(
+        "-n",
+        type=int_between("-n", 1, MAX_NEXT_TERMS),
+        default=1,
+        help=f"how many next terms (default 1, at most {MAX_NEXT_TERMS})",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int_between("--top-k", 1, MAX_TOP_K),
+        default=3,
+        help="candidates to list (default 3)",
+    )
     parser.add_argument(
         "--predictor",
         choices=("hybrid", "solvers", "model", "model-beam"),
@@ -150,18 +219,30 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
         help="which predictor (default hybrid: verified solvers first, then the model)",
     )
     parser.add_argument(
-        "--model", help="checkpoint directory or hub id (default: the shipped model)"
+        "--model",
+        type=checkpoint("--model"),
+        help="checkpoint directory or hub id (default: the shipped model)",
     )
     parser.add_argument("--no-model", action="store_true", help="exact solvers only")
     add_lookup_arguments(parser)
     _add_effort(parser)
-    parser.add_argument("--beam", type=int, default=4, help="beam width for model candidates")
-    parser.add_argument("--device", help="torch device for the model (default: cuda if available)")
+    parser.add_argument(
+        "--beam",
+        type=int_between("--beam", 1, MAX_BEAM),
+        default=4,
+        help="beam width for model candidates (default 4)",
+    )
+    parser.add_argument(
+        "--device",
+        type=device,
+        help="cpu, cuda, cuda:N or mps (default: the CPU for the shipped model, else cuda if "
+        "available)",
+    )
     parser.add_argument(
         "--min-confidence",
-        type=float,
+        type=fraction("--min-confidence"),
         default=0.0,
-        help="decline candidates below this confidence (0..1)",
+        help="decline candidates below this confidence, from 0 to 1 (default 0: any candidate)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=_run_predict)
@@ -169,10 +250,11 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``nextterm`` parser with every room's subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="nextterm",
         description="Integer-sequence continuation: the next terms, how sure, and why.",
     )
+    parser.add_argument("--version", action="version", version=f"nextterm {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_predict(subparsers)
     for module_name in COMMAND_MODULES:
@@ -180,59 +262,90 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_VALUED_OPTIONS = frozenset(
-    {
-        "-n",
-        "--top-k",
-        "--beam",
-        "--min-confidence",
-        "--predictor",
-        "--model",
-        "--device",
-        "--lookup-index",
-        "--effort",
-    }
-)
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nextterm")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
-def _split_negative_terms(argv: list[str]) -> list[str]:
+def _valued_options(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    """The option strings of ``command`` that take a value."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            options = action.choices[command]._option_string_actions
+            return {name for name, option in options.items() if option.nargs != 0}
+    return set()
+
+
+def _split_negative_terms(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """Let ``nextterm predict -1,2,-3`` work: argparse would read ``-1,2,-3`` as an option.
 
-    Numeric arguments that are not an option's value are moved after ``--``.
+    In a command that takes terms, every argument that is not an option or an option's value is
+    moved after ``--``.
     """
-    if not argv or argv[0] != "predict" or "--" in argv:
+    if not argv or argv[0] not in TERMS_COMMANDS or "--" in argv:
         return argv
+    valued = _valued_options(parser, argv[0])
     options, terms, rest = [], [], argv[1:]
     index = 0
     while index < len(rest):
         arg = rest[index]
-        if arg in _VALUED_OPTIONS and index + 1 < len(rest):
+        if arg in valued and index + 1 < len(rest):
             options.extend(rest[index : index + 2])
             index += 2
             continue
-        (terms if _TERMS_ARGUMENT.fullmatch(arg) else options).append(arg)
+        is_term = _TERMS_ARGUMENT.fullmatch(arg) or not arg.startswith("-")
+        (terms if is_term else options).append(arg)
         index += 1
-    return ["predict", *options, "--", *terms]
+    return [argv[0], *options, "--", *terms]
+
+
+def _wants_json(arguments: list[str]) -> bool:
+    options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    return "--json" in options
+
+
+def _fail(message: str, kind: str, status: int, as_json: bool) -> int:
+    """Report an error on stderr, or as a JSON object on stdout under ``--json``."""
+    if as_json:
+        print(json.dumps({"error": {"message": message, "type": kind, "exit_status": status}}))
+    else:
+        print(message if status == EXIT_BUG else f"error: {message}", file=sys.stderr)
+    return status
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion through argcomplete, when the shell asks for it and it is installed
+    (``eval "$(register-python-argcomplete nextterm)"``)."""
+    if "_ARGCOMPLETE" in os.environ:
+        try:
+            import argcomplete
+        except ImportError:
+            return
+        argcomplete.autocomplete(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nextterm`` console script; returns the exit status."""
-    arguments = _split_negative_terms(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser()
-    args = parser.parse_args(arguments)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    as_json = _wants_json(arguments)
     try:
+        parser = build_parser()
+        _complete(parser)
+        args = parser.parse_args(_split_negative_terms(parser, arguments))
         return args.func(args)
     except NextTermError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(error), type(error).__name__, EXIT_USAGE, as_json)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:  # not the user's doing: say so, keep the traceback
-        print(report_bug(error), file=sys.stderr)
-        return EXIT_BUG
+        return _fail(report_bug(error), "internal", EXIT_BUG, as_json)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from nextterm.cli_args import UsageError, int_between, terms_text
 from nextterm.resources import INDEX_ENV, INDEX_NAME
 
 
@@ -17,11 +18,15 @@ def register(subparsers) -> None:
         help="find OEIS sequences containing the given terms",
         description=(
             "Find OEIS sequences containing TERMS as a contiguous run, with their names and next "
-            "terms. Build the index once with --build --oeis DIR (DIR holds stripped.gz and "
-            "optionally names.gz); pass --allowed train_ids.txt to index only those A-numbers."
+            "terms. TERMS are written as for `nextterm predict` (5,8,13,21,34 or 5 8 13 21 34; "
+            "read from stdin when absent). Build the index once with --build --oeis DIR (DIR "
+            "holds stripped.gz and optionally names.gz); pass --allowed train_ids.txt to index "
+            "only those A-numbers."
         ),
     )
-    parser.add_argument("terms", nargs="?", help="terms such as 5,8,13,21,34")
+    parser.add_argument(
+        "terms", nargs="*", help="terms such as 5,8,13,21,34; read from stdin when absent"
+    )
     parser.add_argument(
         "--index",
         help=f"index file (default ${INDEX_ENV}, else the one `nextterm data fetch` built; "
@@ -32,7 +37,12 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--allowed", help="file of A-numbers (one a line) to index, e.g. train_ids.txt"
     )
-    parser.add_argument("--limit", type=int, default=10, help="most matches to list (default 10)")
+    parser.add_argument(
+        "--limit",
+        type=int_between("--limit", 1, 1000),
+        default=10,
+        help="most matches to list (default 10)",
+    )
     parser.add_argument("--ignore-sign", action="store_true", help="match absolute values")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=_lookup)
@@ -65,18 +75,23 @@ def _build(args) -> Path:
 
 
 def _lookup(args: argparse.Namespace) -> int:
-    from nextterm.lookup import LookupIndex, LookupIndexError
     from nextterm.sequences import parse_terms
 
-    path = _build(args) if args.build else None
-    if args.terms is None:
-        if path is not None:
-            return 0
-        raise LookupIndexError("give TERMS to look up (or --build to build the index)")
+    if args.build:
+        if args.terms:
+            raise UsageError("--build builds the index; look terms up in a second call")
+        _build(args)
+        return 0
+    from nextterm.lookup import LookupIndex, LookupIndexError
     from nextterm.resources import find_lookup_index
 
-    terms = parse_terms(args.terms)
-    path = path or args.index or find_lookup_index()
+    text = terms_text(args.terms)
+    if not text.strip() and not args.terms:
+        raise UsageError("give TERMS to look up (or --build --oeis DIR to build the index)")
+    terms = parse_terms(text)
+    if args.index and not Path(args.index).is_file():
+        raise LookupIndexError(f"--index {args.index}: no such file")
+    path = args.index or find_lookup_index()
     if not path:
         raise LookupIndexError(
             f"no lookup index: run `nextterm data fetch` once, or pass --index FILE or set "

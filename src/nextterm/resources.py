@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from nextterm.cli_args import existing_file
 from nextterm.errors import NextTermError
 
 CACHE_ENV = "NEXTTERM_CACHE"
@@ -58,6 +59,7 @@ def add_lookup_arguments(parser: argparse.ArgumentParser) -> None:
     """``--lookup-index FILE`` and ``--no-lookup``, the same for predict, serve and eval."""
     parser.add_argument(
         "--lookup-index",
+        type=existing_file("--lookup-index"),
         help=f"OEIS lookup index file (default: ${INDEX_ENV}, else the one `nextterm data fetch` built)",
     )
     parser.add_argument("--no-lookup", action="store_true", help="do not consult the lookup index")

@@ -1,13 +1,23 @@
 """Parse and format integer sequences: the one place that validates user input.
 
-Accepted input: terms separated by commas and/or whitespace (spaces, tabs, newlines), an optional
-trailing comma, optional enclosing brackets (``[1, 2, 3]``), negative numbers, integers of any size
-up to :data:`MAX_TERM_DIGITS` digits.
+One grammar for every command and endpoint that takes terms (``nextterm predict``, ``nextterm
+lookup``, the server's ``/v1/next-terms`` and the web page):
 
-Rejected input (raises :class:`SequenceError` with a one-line message):
+* terms are separated by commas, semicolons and/or whitespace (spaces, tabs, newlines); one
+  trailing comma or semicolon is fine (``1,2,3,`` is the model's own text form);
+* one optional pair of brackets may enclose the whole sequence: ``[1, 2, 3]``, ``(1, 2, 3)``,
+  ``{1, 2, 3}``;
+* a term is an integer written in decimal: an optional ``-`` and digits, up to
+  :data:`MAX_TERM_DIGITS` digits.
+
+Rejected (raises :class:`SequenceError` with a one-line message that names the term by its number,
+counted from 1):
 
 * empty input, or input with no terms;
-* a token that is not an integer (``1,a,3``, ``1.5``, ``+3``, ``1e5``);
+* an empty term (``1,,2``, ``,1,2``): two separators in a row;
+* brackets anywhere but around the whole sequence (``(1),(2)``, ``1,[2],3``), or an unclosed or
+  mismatched pair (``[1,2,3``, ``[1,2,3)``);
+* a term that is not an integer (``1,a,3``, ``1.5``, ``+3``, ``1e5``);
 * a term with leading zeros (``01``, ``-007``) or negative zero (``-0``): NextTerm models were
   never trained on such strings and read them as different numbers, so we refuse them rather than
   silently changing what the user typed;
@@ -33,8 +43,10 @@ MAX_TERM_DIGITS = 1_000
 MAX_INPUT_CHARS = 2_000_000
 """Most characters of raw text accepted before any parsing is attempted."""
 
-_SEPARATORS = re.compile(r"[,\s]+")
+_SEPARATOR = re.compile(r"\s*[,;]\s*|\s+")
 _INTEGER = re.compile(r"-?[0-9]+")
+_BRACKETS = {"[": "]", "(": ")", "{": "}"}
+_ANY_BRACKET = re.compile(r"[\[\](){}]")
 
 
 class SequenceError(NextTermError):
@@ -46,6 +58,15 @@ def _describe(token: str) -> str:
 
 
 def _parse_term(token: str, position: int) -> int:
+    if not token:
+        where = "two separators in a row" if position > 1 else "a separator before the first term"
+        raise SequenceError(f"term {position} is empty ({where})")
+    bracket = _ANY_BRACKET.search(token)
+    if bracket:
+        raise SequenceError(
+            f"term {position} contains {bracket.group()!r}: only one pair of brackets may enclose "
+            "the whole sequence"
+        )
     if not _INTEGER.fullmatch(token):
         raise SequenceError(f"term {position} is not an integer: {_describe(token)}")
     digits = token.lstrip("-")
@@ -63,7 +84,8 @@ def _parse_term(token: str, position: int) -> int:
 
 
 def parse_terms(text: str) -> list[int]:
-    """Parse ``text`` such as ``"1, 2, 3"``, ``"1,2,3,"`` or ``"1 2\\n3"`` into a list of ints.
+    """Parse ``text`` such as ``"1, 2, 3"``, ``"{1;2;3}"`` or ``"1 2\\n3"`` into a list of ints
+    (the grammar of this module's docstring).
 
     Raises:
         SequenceError: the text is empty, malformed, or over a documented limit.
@@ -72,15 +94,30 @@ def parse_terms(text: str) -> list[int]:
         raise SequenceError(f"expected text, got {type(text).__name__}")
     if len(text) > MAX_INPUT_CHARS:
         raise SequenceError(f"input has {len(text)} characters; the limit is {MAX_INPUT_CHARS}")
-    body = text.strip()
-    if body[:1] in "[(" and body[-1:] in "])" and body:
-        body = body[1:-1]
-    tokens = [token for token in _SEPARATORS.split(body) if token]
-    if not tokens:
+    tokens = _SEPARATOR.split(_unbracketed(text.strip()).strip())
+    if tokens[-1] == "":  # one trailing separator: the canonical "1,2,3," form
+        tokens.pop()
+    if not any(tokens):
         raise SequenceError("no terms given: enter integers such as 1,1,2,3,5,8")
     if len(tokens) > MAX_TERMS:
         raise SequenceError(f"{len(tokens)} terms given; the limit is {MAX_TERMS}")
     return [_parse_term(token, index + 1) for index, token in enumerate(tokens)]
+
+
+def _unbracketed(body: str) -> str:
+    """``body`` without the one pair of brackets that may enclose the whole sequence."""
+    opener, closer = body[:1], body[-1:]
+    if opener not in _BRACKETS:
+        return body
+    if len(body) < 2 or closer not in _BRACKETS.values():
+        raise SequenceError(
+            f"the opening {opener!r} is never closed: end the sequence with {_BRACKETS[opener]!r}"
+        )
+    if closer != _BRACKETS[opener]:
+        raise SequenceError(
+            f"the opening {opener!r} is closed by {closer!r}: use {opener}...{_BRACKETS[opener]}"
+        )
+    return body[1:-1]
 
 
 def validate_terms(terms: Iterable[object]) -> list[int]:

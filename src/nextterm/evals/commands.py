@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data-dir",
         type=Path,
         help="folder with evals/iq57.jsonl and evals/m1_111.jsonl "
-        "(default: $NEXTTERM_DATA or ../shared/data)",
+        "(default: $NEXTTERM_DATA, else the copies shipped with nextterm)",
     )
     parser.add_argument(
         "--heldout", type=Path, help="the data build's folder or heldout.jsonl (OEIS benchmark)"

@@ -12,6 +12,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,21 @@ PLOTS = {
 }
 
 
-def default_data_dir() -> Path:
-    """``$NEXTTERM_DATA``, else ``../shared/data`` (the shared data beside the checkout)."""
-    return Path(os.environ.get("NEXTTERM_DATA", "../shared/data"))
+DATA_FILES = {"iq57": "iq57.jsonl", "m1": "m1_111.jsonl"}
+"""The data file of each benchmark that ships with the package (``nextterm/evals/data``)."""
+
+
+def packaged_data_file(benchmark: str) -> Path:
+    """The copy of a benchmark's data file inside the package (its README gives source and
+    licence)."""
+    return Path(str(resources.files("nextterm.evals") / "data" / DATA_FILES[benchmark]))
+
+
+def default_data_dir() -> Path | None:
+    """``$NEXTTERM_DATA`` when set (a folder with ``evals/iq57.jsonl`` and ``evals/m1_111.jsonl``),
+    else None: the files shipped inside the package."""
+    named = os.environ.get("NEXTTERM_DATA")
+    return Path(named).expanduser() if named else None
 
 
 @dataclass
@@ -36,7 +49,8 @@ class SuiteConfig:
     """Where the data is and how each benchmark runs.
 
     Attributes:
-        data_dir: folder with ``evals/iq57.jsonl`` and ``evals/m1_111.jsonl``.
+        data_dir: folder with ``evals/iq57.jsonl`` and ``evals/m1_111.jsonl`` (default:
+            :func:`default_data_dir`, else the copies shipped inside the package).
         heldout: the data build's folder or its ``heldout.jsonl`` (OEIS benchmark).
         oeis_limit: score a seeded sample of this many held-out items (None: all).
         samples: polynomial samples per (degree, k); the protocol's 200 by default.
@@ -55,11 +69,11 @@ class SuiteConfig:
 
     def path_of(self, benchmark: str) -> Path | None:
         """The data file a benchmark reads, or None when none is configured."""
-        data = self.data_dir or default_data_dir()
-        if benchmark == "iq57":
-            return data / "evals" / "iq57.jsonl"
-        if benchmark == "m1":
-            return data / "evals" / "m1_111.jsonl"
+        if benchmark in DATA_FILES:
+            data = self.data_dir or default_data_dir()
+            if data is None:
+                return packaged_data_file(benchmark)
+            return data / "evals" / DATA_FILES[benchmark]
         if benchmark == "oeis":
             return oeis.resolve_heldout(self.heldout) if self.heldout else None
         return None

@@ -14,6 +14,8 @@ _DTYPES = ("float32", "bfloat16", "float16")
 
 def register(subparsers) -> None:
     """Add ``convert`` and ``model`` (``create``, ``info``, ``ship``) to the ``nextterm`` parser."""
+    from nextterm.models.presets import preset_names
+
     convert = subparsers.add_parser(
         "convert",
         help="convert an interleaved-RoPE training checkpoint to the Hugging Face layout",
@@ -39,7 +41,9 @@ def register(subparsers) -> None:
     create.add_argument(
         "--preset",
         required=True,
-        help="nextterm-1m, nextterm-3m, nextterm-10m, nextterm-50m or nextterm-440m",
+        choices=preset_names(),
+        metavar="PRESET",
+        help=f"one of {', '.join(preset_names())}",
     )
     create.add_argument("--out", required=True, help="checkpoint directory to write")
     create.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")

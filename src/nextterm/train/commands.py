@@ -43,7 +43,7 @@ _OVERRIDES: tuple[tuple[str, type, str], ...] = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``nextterm train`` (shared with ``python -m nextterm.train``)."""
-    parser.add_argument("--preset", help="model preset (see `nextterm models presets`)")
+    parser.add_argument("--preset", help="model preset (`nextterm model create --help` lists them)")
     parser.add_argument("--data", help="directory made by `nextterm data build`")
     parser.add_argument("--tokens", type=int, help="tokens to train for (all processes together)")
     parser.add_argument("--out", help="run directory for checkpoints, config, metrics and plot")

@@ -85,6 +85,11 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.tokens < self.step_tokens:  # else one step at learning rate 0 "succeeds"
+            raise ConfigError(
+                f"--tokens {self.tokens:,} is less than one optimizer step ({self.step_tokens:,} "
+                "tokens, --step-tokens): train for more tokens or lower --step-tokens"
+            )
         if self.micro_batch_tokens < self.context_len:
             raise ConfigError(
                 f"micro_batch_tokens ({self.micro_batch_tokens}) must be at least "
