@@ -16,7 +16,20 @@ from nextterm.sequences import (
 
 @pytest.mark.parametrize(
     "text",
-    ["1, 2, 3", "1,2,3,", "1 2 3", "1\n2\n3\n", "  1,\t2 ,3  ", "[1, 2, 3]", "(1,2,3)"],
+    [
+        "1, 2, 3",
+        "1,2,3,",
+        "1 2 3",
+        "1\n2\n3\n",
+        "  1,\t2 ,3  ",
+        "[1, 2, 3]",
+        "(1,2,3)",
+        "{1,2,3}",
+        "1;2;3",
+        "1; 2; 3;",
+        "{1;\n2;\n3}",
+        " [ 1 2 3 ] ",
+    ],
 )
 def test_accepted_spellings(text):
     assert parse_terms(text) == [1, 2, 3]
@@ -40,6 +53,15 @@ def test_negative_and_huge_terms():
         ("5,-007", "leading zeros"),
         ("-0,1", "negative zero"),
         ("1," + "9" * (MAX_TERM_DIGITS + 1), "digits; the limit"),
+        ("1,,2", r"term 2 is empty \(two separators in a row\)"),
+        (",1,2", r"term 1 is empty \(a separator before the first term\)"),
+        ("1;,2", "term 2 is empty"),
+        ("1,2,,", "term 3 is empty"),
+        ("(1),(2),(3)", "term 1 contains '\\)': only one pair of brackets"),
+        ("1,{2},3", "term 2 contains '{'"),
+        ("[1,2,3", "the opening '\\[' is never closed"),
+        ("(1,2,3]", "the opening '\\(' is closed by '\\]'"),
+        ("[]", "no terms"),
     ],
 )
 def test_rejected_input_has_a_clear_message(text, fragment):

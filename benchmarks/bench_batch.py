@@ -1,0 +1,133 @@
+"""`nextterm predict --file` against one `nextterm predict` process per sequence.
+
+    python benchmarks/bench_batch.py [--items runs/data/heldout.jsonl] [--side-by-side 50] [--total 2048]
+
+Takes a seeded sample of the data build's held-out prompts, runs the first ``--side-by-side`` of
+them once per process (start-up and model load each time) and in one ``--file`` call, compares the
+answers, then times one ``--file`` call on all ``--total`` prompts. The default predictor (hybrid
+with the shipped model and its ranker) runs in both; ``--no-lookup`` by default, so that no lookup
+index is loaded per call (``--lookup-index FILE`` uses one). Writes
+``benchmarks/results/batch.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+COMMAND = [sys.executable, "-m", "nextterm.cli", "predict"]
+
+
+def _sample(path: Path, count: int) -> list[list[int]]:
+    prompts = [json.loads(line)["prompt"] for line in path.read_text().splitlines() if line]
+    random.Random(0).shuffle(prompts)
+    if len(prompts) < count:
+        raise SystemExit(f"{path} has {len(prompts)} items; --total asks for {count}")
+    return prompts[:count]
+
+
+def _text(terms: list[int]) -> str:
+    return ",".join(map(str, terms))
+
+
+def _first_value(line: str) -> str:
+    return line.split()[0].rstrip(",") if line.strip() else ""
+
+
+def _file_call(prompts: list[list[int]], options: list[str]) -> tuple[float, list[str]]:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("".join(_text(terms) + "\n" for terms in prompts))
+    try:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [*COMMAND, *options, "--file", handle.name], capture_output=True, text=True
+        )
+        seconds = time.perf_counter() - start
+    finally:
+        os.unlink(handle.name)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"--file call failed: {done.stderr}")
+    return seconds, [_first_value(line) for line in done.stdout.splitlines()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=Path, default=ROOT / "runs" / "data" / "heldout.jsonl")
+    parser.add_argument("--side-by-side", type=int, default=50)
+    parser.add_argument("--total", type=int, default=2048)
+    parser.add_argument("--lookup-index", help="lookup index both sides use (default: none)")
+    args = parser.parse_args()
+    options = ["--lookup-index", args.lookup_index] if args.lookup_index else ["--no-lookup"]
+    prompts = _sample(args.items, args.total)
+    few = prompts[: args.side_by_side]
+
+    single_answers, start = [], time.perf_counter()
+    for terms in few:
+        done = subprocess.run([*COMMAND, *options, _text(terms)], capture_output=True, text=True)
+        lines = done.stdout.splitlines()
+        single_answers.append(_first_value(lines[0]) if done.returncode == 0 and lines else "")
+    single_seconds = time.perf_counter() - start
+    few_seconds, few_answers = _file_call(few, options)
+    all_seconds, all_answers = _file_call(prompts, options)
+
+    per_single = single_seconds / len(few)
+    per_batch_all = all_seconds / len(prompts)
+    result = {
+        "command": "python benchmarks/bench_batch.py " + " ".join(sys.argv[1:]),
+        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU, shared with "
+        "other work",
+        "items": str(
+            args.items.relative_to(ROOT) if args.items.is_relative_to(ROOT) else args.items
+        ),
+        "options": options,
+        "side_by_side": len(few),
+        "single_seconds": single_seconds,
+        "single_per_sequence_s": per_single,
+        "file_seconds_side_by_side": few_seconds,
+        "file_per_sequence_s_side_by_side": few_seconds / len(few),
+        "same_answers": sum(a == b for a, b in zip(single_answers, few_answers)),
+        "total": len(prompts),
+        "file_seconds_total": all_seconds,
+        "file_sequences_per_s_total": len(prompts) / all_seconds,
+        "file_lines_total": len(all_answers),
+        "speedup_side_by_side": per_single / (few_seconds / len(few)),
+        "speedup_total": per_single / per_batch_all,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
+    r = result
+    markdown = f"""# `nextterm predict --file` vs one process per sequence
+
+Command: `{r["command"]}` (predictor options `{" ".join(r["options"])}`; default hybrid with the
+shipped model and its ranker). Machine: {r["machine"]}. Prompts: a seeded sample of
+`{r["items"]}`.
+
+| run | sequences | wall time | per sequence | sequences/s |
+|---|---|---|---|---|
+| one `nextterm predict TERMS` process each | {r["side_by_side"]} | {r["single_seconds"]:.1f} s | {1000 * r["single_per_sequence_s"]:.0f} ms | {1 / r["single_per_sequence_s"]:.2f} |
+| one `nextterm predict --file` call | {r["side_by_side"]} | {r["file_seconds_side_by_side"]:.1f} s | {1000 * r["file_per_sequence_s_side_by_side"]:.0f} ms | {1 / r["file_per_sequence_s_side_by_side"]:.2f} |
+| one `nextterm predict --file` call | {r["total"]} | {r["file_seconds_total"]:.1f} s | {1000 / r["file_sequences_per_s_total"]:.0f} ms | {r["file_sequences_per_s_total"]:.2f} |
+
+Per sequence, `--file` on {r["total"]} sequences is {r["speedup_total"]:.1f}x faster than one
+process per sequence ({r["speedup_side_by_side"]:.1f}x on the {r["side_by_side"]} side by side,
+where one start-up and model load are shared by fewer sequences). The two ways gave the same best
+answer on {r["same_answers"]} of {r["side_by_side"]} sequences; the {r["total"]}-sequence call wrote
+{r["file_lines_total"]} result lines.
+"""
+    (RESULTS / "batch.md").write_text(markdown)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
