@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "nextterm.serve.commands",
     "nextterm.evals.commands",
     "nextterm.ranking.commands",
+    "nextterm.export.commands",
 )
 _TERMS_ARGUMENT = re.compile(r"-?[0-9][0-9,;\s-]*")
 EXIT_NO_ANSWER = 1
