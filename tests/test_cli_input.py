@@ -400,3 +400,19 @@ def test_subprocess_batch_from_stdin():
     )
     assert result.returncode == 0, result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["5", "25"]
+
+
+def test_shell_completion_through_argcomplete():
+    pytest.importorskip("argcomplete")
+    import os
+    import shlex
+
+    env = {
+        **os.environ,
+        "_ARGCOMPLETE": "1",
+        "COMP_LINE": "nextterm predict --min",
+        "COMP_POINT": "22",
+    }
+    command = f"{shlex.quote(sys.executable)} -m nextterm.cli 8>&1 9>/dev/null"
+    done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True)
+    assert done.stdout.split() == ["--min-confidence"]
