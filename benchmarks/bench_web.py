@@ -142,7 +142,6 @@ def _screenshot(driver, url: str, query: str, path: Path) -> None:
     driver.set_window_size(1000, 900)
     _rendered_ms(driver, f"{url}/?q={query}&n=5")
     driver.find_element("css selector", "input[value=log]").click()
-    driver.execute_script("document.getElementById('how').open = true")
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1000, height + 140)  # the window's frame takes part of it
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,7 @@ def browser(tmp_path_factory):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
     options.add_argument("--window-size=1100,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(
         options=options, service=Service(executable_path=shutil.which("chromedriver"))
     )
@@ -149,6 +150,8 @@ def test_typing_shows_candidates_rule_and_plot(browser, server):
     )
     by_id(browser, "copy").click()
     wait_for(browser, lambda d: by_id(d, "copied").text == "Copied.", "not copied")
+    # No script error and no refusal by the page's content security policy.
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_bad_input_shows_the_error_and_the_page_keeps_working(browser, server):
