@@ -416,3 +416,15 @@ def test_shell_completion_through_argcomplete():
     command = f"{shlex.quote(sys.executable)} -m nextterm.cli 8>&1 9>/dev/null"
     done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True)
     assert done.stdout.split() == ["--min-confidence"]
+
+
+def test_a_short_continuation_says_so():
+    from nextterm.candidates import Candidate
+    from nextterm.cli import _describe
+
+    short = Candidate(7, 0.25, "model", "model probability 0.250", continuation=(7, 9))
+    assert _describe(short, 1, 5) == (
+        "1. 7, 9    confidence 0.250 (low), model: model probability 0.250; "
+        "only 2 of the 5 terms asked for"
+    )
+    assert "only" not in _describe(short, 1, 2)
