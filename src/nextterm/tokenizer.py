@@ -89,7 +89,8 @@ def parse_term_ids(ids: Sequence[int]) -> int | None:
 
 def decode_terms(ids: Iterable[int]) -> list[int]:
     """The complete terms in ``ids`` (each closed by a separator); a trailing partial term is dropped."""
-    terms, current = [], []
+    terms: list[int] = []
+    current: list[int] = []
     for token_id in ids:
         token_id = int(token_id)
         if token_id == SEP_ID:

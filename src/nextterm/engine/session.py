@@ -14,12 +14,17 @@ position ids, so a row's logits do not depend on the other rows in the batch.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from weakref import WeakKeyDictionary
 
 import torch
 
 from nextterm.tokenizer import PAD_ID
+
+if TYPE_CHECKING:
+    from transformers import DynamicCache, StaticCache
+    from transformers.cache_utils import StaticLayer
 
 
 @runtime_checkable
@@ -57,10 +62,12 @@ def _check_prompts(prompts: list[list[int]]) -> None:
 class KVCacheSession:
     """A transformers causal LM with a ``DynamicCache`` (grows by one position per step)."""
 
+    cache: DynamicCache
+    """Made by :meth:`prefill`."""
+
     def __init__(self, model) -> None:
         self.model = model
         self.device = next(model.parameters()).device
-        self.cache = None
         self.mask: torch.Tensor | None = None  # None while no row is padded
         self.positions = torch.zeros(0, dtype=torch.long, device=self.device)
 
@@ -96,7 +103,8 @@ class KVCacheSession:
 
     def select(self, rows: torch.Tensor) -> None:
         rows = rows.to(self.device)
-        self.cache.reorder_cache(rows)
+        # transformers annotates torch.LongTensor, a type no torch operation is declared to return
+        self.cache.reorder_cache(rows)  # type: ignore[arg-type]
         self.positions = self.positions.index_select(0, rows)
         if self.mask is not None:
             self.mask = self.mask.index_select(0, rows)
@@ -111,11 +119,13 @@ class StaticKVCacheSession:
     more rows than before (beam forking), which re-allocates the buffers.
     """
 
+    cache: StaticCache
+    """Made by :meth:`prefill`."""
+
     def __init__(self, model, max_length: int, compile: bool = False) -> None:
         self.model = model
         self.max_length = max_length
         self.device = next(model.parameters()).device
-        self.cache = None
         self.rows = 0  # logical batch size; the buffers may hold more rows
         self._forward = _compiled_forward(model) if compile else model.forward
 
@@ -170,23 +180,31 @@ class StaticKVCacheSession:
         rows = rows.to(self.device)
         capacity = self.mask.shape[0]
         if len(rows) > capacity:
-            for layer in self.cache.layers:
-                if layer.is_initialized:
-                    layer.keys = layer.keys.index_select(0, rows)
-                    layer.values = layer.values.index_select(0, rows)
-                    torch._dynamo.mark_static_address(layer.keys)
-                    torch._dynamo.mark_static_address(layer.values)
+            for layer, keys, values in _filled_layers(self.cache):
+                layer.keys = keys = keys.index_select(0, rows)
+                layer.values = values = values.index_select(0, rows)
+                torch._dynamo.mark_static_address(keys)
+                torch._dynamo.mark_static_address(values)
             self.mask = self.mask.index_select(0, rows)
             self.positions = self.positions.index_select(0, rows)
         else:
             full = torch.cat([rows, rows[:1].expand(capacity - len(rows))])
-            for layer in self.cache.layers:
-                if layer.is_initialized:
-                    layer.keys.copy_(layer.keys.index_select(0, full))
-                    layer.values.copy_(layer.values.index_select(0, full))
+            for _, keys, values in _filled_layers(self.cache):
+                keys.copy_(keys.index_select(0, full))
+                values.copy_(values.index_select(0, full))
             self.mask.copy_(self.mask.index_select(0, full))
             self.positions = self.positions.index_select(0, full)
         self.rows = len(rows)
+
+
+def _filled_layers(cache: StaticCache) -> Iterator[tuple[StaticLayer, torch.Tensor, torch.Tensor]]:
+    """The layers of ``cache`` whose buffers exist (a layer allocates them on its first update),
+    with their keys and values."""
+    from transformers.cache_utils import StaticLayer
+
+    for layer in cache.layers:
+        if isinstance(layer, StaticLayer) and layer.keys is not None and layer.values is not None:
+            yield layer, layer.keys, layer.values
 
 
 _COMPILED: WeakKeyDictionary = WeakKeyDictionary()

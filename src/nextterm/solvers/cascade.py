@@ -57,12 +57,15 @@ def _base_candidates(
     terms: list[int], n_terms: int, offset: int, symbol: str, search: HolonomicSearch
 ) -> list[Candidate]:
     found = [
-        solve_periodic(terms, n_terms, offset=offset, symbol=symbol),
-        solve_polynomial(terms, n_terms, offset=offset, symbol=symbol),
-        solve_cfinite(terms, n_terms, offset=offset, symbol=symbol),
-        solve_rational_gf(terms, n_terms, offset=offset, symbol=symbol),
+        candidate
+        for candidate in (
+            solve_periodic(terms, n_terms, offset=offset, symbol=symbol),
+            solve_polynomial(terms, n_terms, offset=offset, symbol=symbol),
+            solve_cfinite(terms, n_terms, offset=offset, symbol=symbol),
+            solve_rational_gf(terms, n_terms, offset=offset, symbol=symbol),
+        )
+        if candidate is not None
     ]
-    found = [candidate for candidate in found if candidate is not None]
     if not found:
         # Every sequence above is also holonomic, where its many multiples make the nullspace
         # ambiguous: the holonomic search only runs on what the constant-coefficient ones missed.

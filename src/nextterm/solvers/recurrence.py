@@ -92,7 +92,7 @@ def _residue_matrix(
     powers = [np.ones_like(n)]
     for _ in range(degree):
         powers.append(powers[-1] * n % PRIME)
-    columns = []
+    columns: list[np.ndarray] = []
     for lag in range(order + 1):
         shifted = residues[start - lag : len(terms) - lag]
         columns.extend(power * shifted % PRIME for power in powers)

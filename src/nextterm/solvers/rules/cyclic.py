@@ -55,7 +55,9 @@ def _cheapest_step(pairs: Sequence[tuple[int, int]]) -> Step | None:
             and offset.denominator == 1
             and factor not in (0, 1)
         ):
-            options.append(Step(factor, offset, 3 + rational_bits(factor) + int_bits(offset), 2))
+            options.append(
+                Step(factor, offset, 3 + rational_bits(factor) + int_bits(offset.numerator), 2)
+            )
     fitting = [step for step in options if all(step(x) == y for x, y in pairs)]
     return min(fitting, key=lambda step: step.bits, default=None)
 

@@ -133,16 +133,18 @@ PRIMITIVES: tuple[Primitive, ...] = (
     Primitive("n", 2, lambda n: n, _wrap),
     *(_power(k) for k in range(2, 7)),
     *(_exponential(base) for base in (2, 3, 4, 5, 6, 7, 8, 9, 10, -2, -3)),
-    Primitive("n!", 5, lambda n: int(flint.fmpz.fac_ui(n)), lambda x: f"{_wrap(x)}!", "fast"),
+    # python-flint 0.9's stub types fac_ui and fib_ui as methods of an fmpz; at run time they are
+    # static functions of a machine integer (an fmpz instance call raises TypeError)
+    Primitive("n!", 5, lambda n: int(flint.fmpz.fac_ui(n)), lambda x: f"{_wrap(x)}!", "fast"),  # type: ignore[arg-type]
     Primitive("n^n", 6, lambda n: n**n, lambda x: f"{_wrap(x)}^{_wrap(x)}", "fast"),
     Primitive(
         "triangular", 6, lambda n: n * (n + 1) // 2, lambda x: f"{_wrap(x)}({shifted(x, 1)})/2"
     ),
-    Primitive("fibonacci", 6, lambda n: int(flint.fmpz.fib_ui(n)), _call("Fibonacci"), "fast"),
+    Primitive("fibonacci", 6, lambda n: int(flint.fmpz.fib_ui(n)), _call("Fibonacci"), "fast"),  # type: ignore[arg-type]
     Primitive(
         "lucas",
         7,
-        lambda n: int(flint.fmpz.fib_ui(n + 1) + flint.fmpz.fib_ui(n - 1)) if n >= 1 else 2,
+        lambda n: int(flint.fmpz.fib_ui(n + 1) + flint.fmpz.fib_ui(n - 1)) if n >= 1 else 2,  # type: ignore[arg-type]
         _call("Lucas"),
         "fast",
     ),
