@@ -162,6 +162,12 @@ CASES = [
     (["lookup", "--index", "/nonexistent.idx", "1,2,3"], "--index /nonexistent.idx: no such file"),
     (["lookup", "--build", "1,2"], "--build builds the index; look terms up in a second call"),
     # other commands
+    (["serve", "--device", "bogus"], "--device must be cpu, cuda, cuda:N or mps, got 'bogus'"),
+    (["eval", "iq57", "--device", "tpu"], "--device must be cpu, cuda, cuda:N or mps, got 'tpu'"),
+    (
+        ["calibrate", "--device", "cuda:x"],
+        "--device must be cpu, cuda, cuda:N or mps, got 'cuda:x'",
+    ),
     ([], "the following arguments are required: COMMAND"),
     (
         ["eval", "bogus"],

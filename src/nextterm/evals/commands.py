@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from nextterm.cli_args import device
 from nextterm.resources import add_lookup_arguments
 from nextterm.solvers.rules.settings import EFFORT_NAMES
 
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model", help="checkpoint directory or hub id (default: the shipped model)"
     )
-    parser.add_argument("--device", help="torch device for the model")
+    parser.add_argument("--device", type=device, help="cpu, cuda, cuda:N or mps for the model")
     parser.add_argument("--beam", type=int, default=4, help="beam width (model-beam, hybrid)")
     parser.add_argument(
         "--effort",

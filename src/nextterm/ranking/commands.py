@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from nextterm.cli_args import device
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``calibrate`` subcommand."""
@@ -60,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-k", type=int, default=5, help="candidates per source")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", help="torch device for the model")
+    parser.add_argument("--device", type=device, help="cpu, cuda, cuda:N or mps for the model")
     parser.set_defaults(func=_run)
 
 

@@ -8,6 +8,8 @@ import ipaddress
 import os
 import sys
 
+from nextterm.cli_args import device
+
 API_KEY_VARIABLE = "NEXTTERM_API_KEY"
 
 
@@ -115,7 +117,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--beam", type=int, default=4, help="beam width of model candidates in /v1/next-terms"
     )
     add_lookup_arguments(parser)
-    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument(
+        "--device",
+        type=device,
+        help="cpu, cuda, cuda:N or mps (default: cuda if available, else cpu)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
