@@ -64,12 +64,13 @@ def _confidence_label(confidence: float) -> str:
     return "low"
 
 
-def _describe(candidate: Candidate, rank: int, n_terms: int) -> str:
+def _describe(candidate: Candidate, rank: int | None, n_terms: int) -> str:
+    """One line on a candidate: its terms, confidence and why (numbered when ``rank`` is given)."""
     values = ", ".join(
         str(term) for term in (candidate.continuation or (candidate.value,))[:n_terms]
     )
     line = (
-        f"{rank}. {values}    confidence {candidate.confidence:.3f} "
+        f"{'' if rank is None else f'{rank}. '}{values}    confidence {candidate.confidence:.3f} "
         f"({_confidence_label(candidate.confidence)}), {candidate.method}: {candidate.explanation}"
     )
     given = len(candidate.continuation or (candidate.value,))
@@ -167,7 +168,7 @@ def _predict_file(args: argparse.Namespace, predictor, items) -> int:
         if args.json:
             print(json_line(item, candidates), flush=True)
         else:
-            print(text_line(candidates, lambda c: _describe(c, 1, args.n)[3:]), flush=True)
+            print(text_line(candidates, lambda c: _describe(c, None, args.n)), flush=True)
 
     progress = sys.stderr is not None and sys.stderr.isatty()
     unanswered = run_batch(items, predict_batch, write, progress=progress)
