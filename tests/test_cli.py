@@ -23,7 +23,7 @@ def test_fibonacci_by_name():
     result = run("predict", "--no-model", "1,1,2,3,5,8")
     assert result.returncode == 0
     assert result.stdout.splitlines()[0] == "13"
-    assert "a(n) = Fibonacci(n), n >= 1" in result.stdout
+    assert "a(n) = Fibonacci(n) (n >= 1)" in result.stdout
 
 
 def test_several_terms():
@@ -61,7 +61,7 @@ def test_negative_terms_stdin_and_json():
     assert payload["terms"] == [1, 2, 4, 8, 16, 32, 64]
     assert payload["candidates"][0]["value"] == 128
     assert payload["candidates"][0]["method"] == "rule"
-    assert payload["candidates"][0]["explanation"] == "a(n) = 2^n, n >= 0"
+    assert payload["candidates"][0]["explanation"] == "a(n) = 2^n (n >= 0)"
 
 
 def test_model_checkpoint_answers_with_probabilities(tmp_path):

@@ -30,11 +30,11 @@ def top(terms, n_terms=1, effort="default"):
 @pytest.mark.parametrize(
     ("terms", "expected", "text"),
     [
-        ([1, 8, 27, 64], 125, "a(n) = n^3, n >= 1"),
+        ([1, 8, 27, 64], 125, "a(n) = n^3 (n >= 1)"),
         ([1, 2, 6, 24, 120], 720, "n!"),
-        ([1, 4, 27, 256], 3125, "a(n) = n^n, n >= 1"),
+        ([1, 4, 27, 256], 3125, "a(n) = n^n (n >= 1)"),
         ([2, 3, 5, 7, 11, 13], 17, "primes"),
-        ([512, 729, 1000, 1331], 1728, "a(n) = (n+7)^3, n >= 1"),
+        ([512, 729, 1000, 1331], 1728, "a(n) = (n+7)^3 (n >= 1)"),
         ([3, 5, 9, 17, 33], 65, "a(n) = 2^n + 1"),
         ([1, 1, 2, 3, 5, 8, 13], 21, ""),
         ([5, 5, 5, 5], 5, "a(n) = 5"),
@@ -85,7 +85,7 @@ def test_interleavings_name_both_subsequences():
     best = top([1, 4, 2, 8, 3, 12, 4])
     assert best.value == 16
     assert best.explanation.startswith(
-        "odd positions: 1, 2, 3, 4 (a(n) = n, n >= 1); even positions: 4, 8, 12 (a(n) = 4n, n >= 1)"
+        "odd positions: 1, 2, 3, 4 (a(n) = n (n >= 1)); even positions: 4, 8, 12 (a(n) = 4n (n >= 1))"
     )
     # The next term falls in the other subsequence, and several terms alternate between them.
     assert top([1, 4, 2, 8, 3, 12], n_terms=3).continuation == (4, 16, 5)

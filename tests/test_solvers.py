@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import random
+from fractions import Fraction
 from math import comb, factorial
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from nextterm.solvers import (
 )
 from nextterm.solvers.cascade import MIN_TERMS, SolveConfig
 from nextterm.solvers.evidence import confidence, term_digits
-from nextterm.solvers.formula import format_polynomial, format_recurrence
+from nextterm.solvers.formula import closed_form, format_polynomial, format_recurrence
 from nextterm.solvers.linalg import linear_complexity_mod_p, nullspace
 from nextterm.solvers.recurrence import Recurrence
 from nextterm.solvers.transforms import TRANSFORMS, solve_signs, solve_transform
@@ -103,7 +104,9 @@ def test_polynomials_of_each_degree(degree: int):
     candidate = solve_polynomial(terms[:-3], n_terms=3)
     assert candidate is not None
     assert list(candidate.continuation) == terms[-3:]
-    assert candidate.explanation == f"a(n) = {format_polynomial(coefficients)}"
+    # fitted with n from 0, shown with n from 1 at the first term
+    assert candidate.explanation == closed_form(coefficients)
+    assert candidate.explanation.endswith(" (n >= 1)")
     assert list(best(terms[:-3], 3).continuation) == terms[-3:]
 
 
@@ -123,8 +126,9 @@ def test_polynomial_property(coefficients: list[int], extra: int):
 def test_squares_and_triangular_numbers():
     candidate = best([1, 4, 9, 16, 25], 3)
     assert candidate.continuation == (36, 49, 64)
-    assert candidate.explanation == "a(n) = n^2 + 2n + 1"
-    assert best([0, 1, 3, 6, 10, 15]).explanation == "a(n) = (n^2 + n)/2"
+    assert candidate.explanation == "a(n) = n^2 (n >= 1)"
+    assert best([0, 1, 3, 6, 10, 15]).explanation == "a(n) = n*(n - 1)/2 (n >= 1)"
+    assert solve_polynomial([1, 3, 6, 10, 15, 21]).explanation == "a(n) = n*(n + 1)/2 (n >= 1)"
 
 
 # --- C-finite and rational generating functions ------------------------------------------------
@@ -133,12 +137,25 @@ def test_squares_and_triangular_numbers():
 @pytest.mark.parametrize(
     ("terms", "nxt", "formula"),
     [
-        ([1, 1, 2, 3, 5, 8], 13, "a(n) = a(n-1) + a(n-2)"),
-        ([0, 1, 2, 5, 12, 29, 70, 169], 408, "a(n) = 2*a(n-1) + a(n-2)"),
-        (linear([1, 1, 1], [0, 0, 1], 11), 149, "a(n) = a(n-1) + a(n-2) + a(n-3)"),
-        (linear([5, -6], [2, 5], 8), 2**8 + 3**8, "a(n) = 5*a(n-1) - 6*a(n-2)"),
-        (linear([-1, 2], [1, 3], 9), linear([-1, 2], [1, 3], 10)[-1], "a(n) = -a(n-1) + 2*a(n-2)"),
-        (linear([0, 0, 0, 0, 0, 0, 0, 1], [1, 2, 3, 4, 5, 6, 7, 9], 19), 4, "a(n) = a(n-8)"),
+        ([1, 1, 2, 3, 5, 8], 13, "a(n) = a(n-1) + a(n-2), a(1) = 1, a(2) = 1"),
+        ([0, 1, 2, 5, 12, 29, 70, 169], 408, "a(n) = 2*a(n-1) + a(n-2), a(1) = 0, a(2) = 1"),
+        (
+            linear([1, 1, 1], [0, 0, 1], 11),
+            149,
+            "a(n) = a(n-1) + a(n-2) + a(n-3), a(1) = 0, a(2) = 0, a(3) = 1",
+        ),
+        (linear([5, -6], [2, 5], 8), 2**8 + 3**8, "a(n) = 5*a(n-1) - 6*a(n-2), a(1) = 2, a(2) = 5"),
+        (
+            linear([-1, 2], [1, 3], 9),
+            linear([-1, 2], [1, 3], 10)[-1],
+            "a(n) = -a(n-1) + 2*a(n-2), a(1) = 1, a(2) = 3",
+        ),
+        (
+            linear([0, 0, 0, 0, 0, 0, 0, 1], [1, 2, 3, 4, 5, 6, 7, 9], 19),
+            4,
+            "a(n) = a(n-8), a(1) = 1, a(2) = 2, a(3) = 3, a(4) = 4, a(5) = 5, a(6) = 6, a(7) = 7, "
+            "a(8) = 9",
+        ),
     ],
 )
 def test_constant_coefficient_recurrences(terms, nxt, formula):
@@ -172,7 +189,8 @@ def test_rational_generating_function_with_exceptional_first_terms():
     assert solve_cfinite(terms) is None
     candidate = solve_rational_gf(terms)
     assert candidate is not None and candidate.value == 192
-    assert candidate.explanation == "a(n) = 2*a(n-1) for n >= 2; g.f. (1 + x)/(1 - 2x)"
+    assert candidate.explanation == "a(n) = 2*a(n-1) for n >= 3, a(1) = 1, a(2) = 3"
+    assert candidate.details["gf"] == "(1 + x)/(1 - 2x)"
     assert best(terms).value == 192
 
 
@@ -180,7 +198,7 @@ def test_fibonacci_bisection():
     fibonacci = linear([1, 1], [0, 1], 40)
     candidate = best(fibonacci[::2][:9])
     assert candidate.value == fibonacci[18]
-    assert candidate.explanation == "a(n) = 3*a(n-1) - a(n-2)"
+    assert candidate.explanation == "a(n) = 3*a(n-1) - a(n-2), a(1) = 0, a(2) = 1"
 
 
 def test_interleaving_is_solved_by_bisection():
@@ -189,7 +207,10 @@ def test_interleaving_is_solved_by_bisection():
     candidate = best(terms, 2)
     assert candidate.method == "bisection"
     assert candidate.continuation == (8, 34)
-    assert "b(n) = a(2n)" in candidate.explanation and "c(n) = a(2n+1)" in candidate.explanation
+    assert candidate.explanation == (
+        "odd positions b(n) = a(2n-1): b(n) = n (n >= 1); "
+        "even positions c(n) = a(2n): c(n) = c(n-1) + c(n-2), c(1) = 1, c(2) = 2"
+    )
 
 
 # --- holonomic -------------------------------------------------------------------------------
@@ -198,12 +219,13 @@ def test_interleaving_is_solved_by_bisection():
 @pytest.mark.parametrize(
     ("terms", "formula"),
     [
-        ([factorial(n) for n in range(10)], "a(n) = n*a(n-1)"),
-        ([comb(2 * n, n) // (n + 1) for n in range(12)], "(n + 1)*a(n) = (4n - 2)*a(n-1)"),
-        ([comb(2 * n, n) for n in range(11)], "n*a(n) = (4n - 2)*a(n-1)"),
+        # n counts from 1 at the first given term: 0! is a(1)
+        ([factorial(n) for n in range(10)], "a(n) = (n - 1)*a(n-1), a(1) = 1"),
+        ([comb(2 * n, n) // (n + 1) for n in range(12)], "n*a(n) = (4n - 6)*a(n-1), a(1) = 1"),
+        ([comb(2 * n, n) for n in range(11)], "(n - 1)*a(n) = (4n - 6)*a(n-1), a(1) = 1"),
         (
             [1, 1, 2, 4, 9, 21, 51, 127, 323, 835, 2188, 5798, 15511, 41835],
-            "(n + 2)*a(n) = (2n + 1)*a(n-1) + (3n - 3)*a(n-2)",
+            "(n + 1)*a(n) = (2n - 1)*a(n-1) + (3n - 6)*a(n-2), a(1) = 1, a(2) = 1",
         ),
     ],
     ids=["factorials", "catalan", "central-binomial", "motzkin"],
@@ -225,21 +247,21 @@ def test_periodic_sequences():
     assert "periodic with period 3" in candidate.explanation
     eventually = solve_periodic([7, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1], 2)
     assert eventually is not None and eventually.continuation == (0, 1)
-    assert "eventually periodic with period 2" in eventually.explanation
+    assert eventually.explanation.startswith("a(n) = a(n-2) for n >= 4: eventually periodic")
 
 
 def test_ratio_transform():
     terms = [2 ** (n * (n - 1) // 2) for n in range(9)]
     candidate = best(terms[:-1])
     assert candidate.value == terms[-1]
-    assert candidate.explanation.startswith("ratios b(n) = a(n+1)/a(n): b(n) = 2*b(n-1)")
+    assert candidate.explanation == "ratios are 1, 2, 4, ...: b(n) = 2*b(n-1), b(1) = 1"
 
 
 def test_times_n_transform():
     terms = [n * factorial(n) for n in range(8)]
     candidate = best(terms[:-1])
     assert candidate.value == terms[-1]
-    assert candidate.explanation == "a(n) = n*b(n): b(n) = n*b(n-1)"
+    assert candidate.explanation == "a(n)/(n - 1) is 1, 2, 6, ...: b(n) = (n - 1)*b(n-1), b(2) = 1"
 
 
 def test_sign_transform_names_the_pattern():
@@ -247,7 +269,8 @@ def test_sign_transform_names_the_pattern():
     candidate = solve_signs(terms, 2, 0, solve_polynomial)
     assert candidate is not None
     assert candidate.continuation == (8 * 8 + 1, -(9 * 9 + 1))
-    assert candidate.explanation == "a(n) = (-1)^n*b(n): b(n) = n^2 + 1"
+    # (-1)^n with n from 0 is (-1)^(n+1) with n from 1
+    assert candidate.explanation == "a(n) = (-1)^(n+1)*b(n): b(n) = n^2 - 2n + 2 (n >= 1)"
 
 
 def test_differences_transform():
@@ -258,7 +281,7 @@ def test_differences_transform():
     candidate = solve_transform(TRANSFORMS[0], terms, 2, 0, solve_periodic)
     assert candidate is not None
     assert candidate.continuation == (terms[-1] + steps[11], terms[-1] + steps[11] + steps[12])
-    assert candidate.explanation.startswith("differences b(n) = a(n+1) - a(n): b(n) = b(n-3)")
+    assert candidate.explanation.startswith("differences are 1, 5, 2, ...: b(n) = b(n-3)")
     assert best(terms, 2).continuation == candidate.continuation
 
 
@@ -363,3 +386,30 @@ def test_oeis_rows_are_right_when_answered():
             right += found[0].value == terms[-1]
     assert answered >= 60
     assert right / answered >= 0.97
+
+
+# --- answers written for a itself when a transform's sequence is a polynomial -----------------
+
+
+@pytest.mark.parametrize(
+    ("terms", "formula"),
+    [
+        ([1, 8, 27, 64, 125], "a(n) = n^3 (n >= 1)"),  # a(n)/n is n^2
+        ([0, 2, 12, 36, 80], "a(n) = n*(n - 1)^2 (n >= 1)"),  # a(n)/n is (n - 1)^2
+        ([2, 4, 7, 11, 16, 22, 29], "a(n) = a(n-1) + n, a(1) = 2"),  # differences n + 1
+        ([1, 2, 6, 24, 120, 720], "a(n) = n*a(n-1), a(1) = 1"),  # ratios n + 1
+    ],
+    ids=["cubes", "factored", "differences", "ratios"],
+)
+def test_transform_of_a_polynomial_is_written_for_a(terms, formula):
+    found = [solve_transform(t, terms, 1, 0, solve_polynomial) for t in TRANSFORMS]
+    assert formula in [c.explanation for c in found if c is not None]
+
+
+def test_factored_closed_forms():
+    assert closed_form([1, 2, 1]) == "a(n) = n^2 (n >= 1)"
+    assert closed_form([0, 1, 1]) == "a(n) = n^2 - n (n >= 1)"
+    assert closed_form([1, Fraction(3, 2), Fraction(1, 2)]) == "a(n) = n*(n + 1)/2 (n >= 1)"
+    assert closed_form([0, 0, 0, 1]) == "a(n) = (n - 1)^3 (n >= 1)"
+    assert closed_form([41, 1, 1]) == "a(n) = n^2 - n + 41 (n >= 1)"
+    assert closed_form([-1, -2]) == "a(n) = -2n + 1 (n >= 1)"

@@ -125,8 +125,8 @@ def solve(
     interpolating polynomial as a low-confidence guess (``details["verified"] is False``).
 
     Each candidate's ``continuation`` holds the next ``n_terms`` values, ``explanation`` the rule
-    with ``n`` counted from 0 at the first given term, ``evidence`` the number of given terms that
-    confirmed it beyond those that determined it.
+    with ``n`` counted from 1 at the first given term (:mod:`~nextterm.solvers.formula`),
+    ``evidence`` the number of given terms that confirmed it beyond those that determined it.
     """
     terms = [int(t) for t in terms]
     if n_terms < 1 or max_candidates < 1:

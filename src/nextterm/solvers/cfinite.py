@@ -18,7 +18,12 @@ from functools import lru_cache
 
 from nextterm.candidates import Candidate
 from nextterm.solvers.evidence import MIN_SPARE, information, make_candidate
-from nextterm.solvers.formula import format_polynomial, format_recurrence
+from nextterm.solvers.formula import (
+    FIRST_INDEX,
+    format_polynomial,
+    format_recurrence,
+    initial_terms,
+)
 from nextterm.solvers.linalg import linear_complexity_mod_p
 from nextterm.solvers.recurrence import Recurrence, fit
 
@@ -64,12 +69,11 @@ def _candidate(
     formula = format_recurrence(recurrence.polys, symbol)
     gf = generating_function(recurrence, terms)
     first_n = recurrence.offset + recurrence.start
+    seeds = initial_terms(terms[: recurrence.start], recurrence.offset + FIRST_INDEX, symbol)
     if method == "rational-gf":
-        explanation = f"{formula} for n >= {first_n}"
-        if recurrence.offset == 0:
-            explanation += f"; g.f. {gf}"
+        explanation = f"{formula} for n >= {first_n + FIRST_INDEX}, {seeds}"
     else:
-        explanation = formula
+        explanation = f"{formula}, {seeds}"
     return make_candidate(
         method=method,
         explanation=explanation,

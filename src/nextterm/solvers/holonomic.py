@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from nextterm.candidates import Candidate
 from nextterm.solvers.evidence import MIN_SPARE, information, make_candidate
-from nextterm.solvers.formula import format_recurrence
+from nextterm.solvers.formula import FIRST_INDEX, initial_terms, shifted_recurrence
 from nextterm.solvers.recurrence import fit, may_fit
 
 
@@ -84,7 +84,10 @@ def solve_holonomic(
             return None
         return make_candidate(
             method="holonomic",
-            explanation=format_recurrence(recurrence.polys, symbol),
+            explanation=(
+                f"{shifted_recurrence(recurrence.polys, symbol)}, "
+                f"{initial_terms(terms[:order], offset + FIRST_INDEX, symbol)}"
+            ),
             continuation=continuation,
             spare=spare,
             info=information(reproduced, recurrence.coefficients, tried),

@@ -33,7 +33,7 @@ def solve_periodic(
             block = ", ".join(str(t) for t in terms[preperiod : preperiod + period])
             if preperiod:
                 explanation = (
-                    f"{symbol}(n) = {symbol}(n-{period}) for n >= {offset + preperiod + period}: "
+                    f"{symbol}(n) = {symbol}(n-{period}) for n >= {offset + preperiod + period + 1}: "
                     f"eventually periodic with period {period} ({block} repeats)"
                 )
             else:

@@ -12,7 +12,7 @@ from math import lcm
 
 from nextterm.candidates import Candidate
 from nextterm.solvers.evidence import MIN_SPARE, information, make_candidate
-from nextterm.solvers.formula import format_rational_polynomial
+from nextterm.solvers.formula import closed_form
 
 
 def newton_to_monomial(leading_differences: Sequence[int], offset: int) -> list[Fraction]:
@@ -80,7 +80,7 @@ def solve_polynomial(
     if denominator > 1:
         written.append(denominator)
     info = information(terms, written, shapes_tried=degree + 1)
-    formula = f"{symbol}(n) = {format_rational_polynomial(coefficients)}"
+    formula = closed_form(coefficients, symbol, first=offset)
     return make_candidate(
         method="polynomial",
         explanation=formula,
@@ -119,7 +119,7 @@ def interpolate(terms: Sequence[int], n_terms: int = 1, *, symbol: str = "a") ->
         confidence=INTERPOLATION_CONFIDENCE[min(spare, 1)],
         method="interpolation",
         explanation=(
-            f"{symbol}(n) = {format_rational_polynomial(coefficients)} fits all given terms "
+            f"{closed_form(coefficients, symbol)} fits all given terms "
             + (
                 "(unverified: no spare term checks it)"
                 if spare == 0

@@ -4,8 +4,9 @@ Each transform maps the given terms ``a`` to a new sequence ``b`` (differences, 
 exact ratios, a sign pattern removed, division by ``n`` or ``n + 1``), solves ``b`` with the base
 solvers, and maps ``b``'s continuation back to ``a``'s; :func:`solve_bisection` solves the even-
 and odd-indexed terms separately (interleavings). The explanation names the transform, then the
-rule found for ``b``. Dividing by a constant is not offered: every base solver is already
-invariant under it.
+rule found for ``b`` in words ("differences are 2, 3, 4, ...: a(n) = a(n-1) + n"); when ``b``
+is a polynomial the answer is written for ``a`` itself (``a(n) = n^3``, ``a(n) = n*a(n-1)``).
+Dividing by a constant is not offered: every base solver is already invariant under it.
 
 The evidence of a transformed answer is the inner answer's, minus the cost of having tried every
 transform (``log10`` of their number).
@@ -16,10 +17,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import accumulate
 
 from nextterm.candidates import Candidate
 from nextterm.solvers.evidence import make_candidate
+from nextterm.solvers.formula import (
+    FIRST_INDEX,
+    closed_form,
+    initial_terms,
+    shift_polynomial,
+    simplest_polynomial,
+)
 
 InnerSolver = Callable[..., "Candidate | None"]
 
@@ -27,7 +36,7 @@ InnerSolver = Callable[..., "Candidate | None"]
 @dataclass(frozen=True)
 class Transform:
     """``forward(a, offset) -> (b, b_offset) | None``; ``inverse(a, offset, b_next) -> a_next``;
-    ``describe`` prefixes the inner explanation (which names the new sequence ``b``)."""
+    ``describe`` names ``b`` in words before its first terms (``"differences are"``)."""
 
     name: str
     forward: Callable[[list[int], int], tuple[list[int], int] | None]
@@ -130,21 +139,23 @@ def solve_signs(
         return None
     start = offset + len(terms)
     continuation = [v * signs[(start + k) % period] for k, v in enumerate(found.continuation)]
-    if signs in _SIGN_NAMES:
-        prefix = f"a(n) = {_SIGN_NAMES[signs]}"
+    # the pattern by n counted from 1 at the first given term, as the explanation counts
+    shown_signs = tuple(signs[(r - FIRST_INDEX) % period] for r in range(period))
+    if shown_signs in _SIGN_NAMES:
+        prefix = f"a(n) = {_SIGN_NAMES[shown_signs]}"
     else:
         shown = ", ".join("+" if s > 0 else "-" for s in signs)
         prefix = f"a(n) = s(n)*b(n) with signs s repeating ({shown})"
-    return _wrap(found, continuation, prefix, "signs")
+    return _wrap(found, continuation, f"{prefix}: {found.explanation}", "signs")
 
 
 def _wrap(
-    found: Candidate, continuation: Sequence[int], prefix: str, name: str
+    found: Candidate, continuation: Sequence[int], explanation: str, name: str
 ) -> Candidate | None:
     info = found.details["information_digits"] - math.log10(len(TRANSFORMS) + 2)
     return make_candidate(
         method=f"{name}+{found.method}",
-        explanation=f"{prefix}: {found.explanation}",
+        explanation=explanation,
         continuation=continuation,
         spare=found.evidence,
         info=info,
@@ -156,14 +167,65 @@ _times_n = _divide_by_index(0)
 _times_n1 = _divide_by_index(1)
 
 TRANSFORMS: tuple[Transform, ...] = (
-    Transform("differences", _differences, _undo_differences, "differences b(n) = a(n+1) - a(n)"),
-    Transform(
-        "partial-sums", _partial_sums, _undo_partial_sums, "partial sums b(n) = a(0) + ... + a(n)"
-    ),
-    Transform("ratios", _ratios, _undo_ratios, "ratios b(n) = a(n+1)/a(n)"),
-    Transform("times-n", _times_n[0], _times_n[1], "a(n) = n*b(n)"),
-    Transform("times-n+1", _times_n1[0], _times_n1[1], "a(n) = (n + 1)*b(n)"),
+    Transform("differences", _differences, _undo_differences, "differences are"),
+    Transform("partial-sums", _partial_sums, _undo_partial_sums, "partial sums are"),
+    Transform("ratios", _ratios, _undo_ratios, "ratios are"),
+    Transform("times-n", _times_n[0], _times_n[1], "a(n)/(n - 1) is"),
+    Transform("times-n+1", _times_n1[0], _times_n1[1], "a(n)/n is"),
 )
+
+
+def _after(poly_text: str, term: str) -> str:
+    """``term + poly`` with the polynomial's sign folded in: ``a(n-1) - n + 3``."""
+    if poly_text.startswith("-"):
+        return f"{term} - {poly_text[1:]}"
+    return f"{term} + {poly_text}"
+
+
+def _times(poly_text: str, term: str) -> str:
+    """``poly*term``: ``2*a(n-1)``, ``n*a(n-1)``, ``(n + 1)*a(n-1)``."""
+    if poly_text == "1":
+        return term
+    if " " in poly_text or "/" in poly_text:
+        return f"({poly_text})*{term}"
+    return f"{poly_text}*{term}"
+
+
+def _value(coefficients: Sequence[Fraction], n: int) -> Fraction:
+    return sum((c * n**power for power, c in enumerate(coefficients)), Fraction(0))
+
+
+def composed(name: str, q: Sequence[Fraction], terms: Sequence[int], offset: int) -> str | None:
+    """The rule for ``a`` itself when the transformed sequence is the polynomial ``q`` (lowest
+    coefficient first, ``n`` counted from 0 at the first given term), or None."""
+    first = offset + FIRST_INDEX
+    seed = initial_terms(terms[:1], first)
+    if name == "times-n":
+        return closed_form([Fraction(0), *q], first=offset)
+    if name == "times-n+1":
+        return closed_form([c + d for c, d in zip([*q, 0], [0, *q])], first=offset)
+    if name == "differences":  # a(n) = a(n-1) + q(n-2), n counted from 1
+        return f"a(n) = {_after(simplest_polynomial(shift_polynomial(q, 2)), 'a(n-1)')}, {seed}"
+    if name == "ratios":  # a(n) = q(n-2)*a(n-1)
+        return f"a(n) = {_times(simplest_polynomial(shift_polynomial(q, 2)), 'a(n-1)')}, {seed}"
+    if name == "partial-sums":  # a(n) = q(n) - q(n-1) after the first term
+        step = [c - d for c, d in zip(q, shift_polynomial(q, 1))]
+        if _value(step, offset) == terms[0]:
+            return closed_form(step, first=offset)
+        return f"{closed_form(step, first=offset + 1)}, {seed}"
+    return None
+
+
+def _explained(transform: Transform, b: Sequence[int], found: Candidate, terms, offset) -> str:
+    """The rule for ``a`` when it can be written (a polynomial ``b``), else ``b`` in words and
+    the rule found for it."""
+    if found.method == "polynomial":
+        q = [Fraction(c) for c in found.details["coefficients"]]
+        text = composed(transform.name, q, terms, offset)
+        if text is not None:
+            return text
+    shown = ", ".join(str(value) for value in b[:3])
+    return f"{transform.describe} {shown}, ...: {found.explanation}"
 
 
 def solve_transform(
@@ -181,7 +243,8 @@ def solve_transform(
     if found is None:
         return None
     continuation = transform.inverse(terms, offset, list(found.continuation))
-    return _wrap(found, continuation, transform.describe, transform.name)
+    explanation = _explained(transform, b, found, terms, offset)
+    return _wrap(found, continuation, explanation, transform.name)
 
 
 def solve_bisection(
@@ -213,8 +276,8 @@ def solve_bisection(
     return make_candidate(
         method="bisection",
         explanation=(
-            f"interleaving of b(n) = a(2n): {solved[0].explanation}; "
-            f"c(n) = a(2n+1): {solved[1].explanation}"
+            f"odd positions b(n) = a(2n-1): {solved[0].explanation}; "
+            f"even positions c(n) = a(2n): {solved[1].explanation}"
         ),
         continuation=continuation,
         spare=min(found.evidence for found in solved.values()),

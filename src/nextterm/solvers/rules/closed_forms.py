@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
-from nextterm.solvers.formula import format_rational_polynomial
+from nextterm.solvers.formula import closed_form, offset_note
 from nextterm.solvers.polynomial import difference_table, extend_table, newton_to_monomial
 from nextterm.solvers.rules.description import Fit, int_bits, rational_bits
 from nextterm.solvers.rules.primitives import PRIMITIVES, Primitive, index_text
@@ -30,7 +30,7 @@ def shift_bits(shift: int) -> float:
 
 
 def start_note(start: int) -> str:
-    return f", n >= {start}"
+    return offset_note(start)
 
 
 def _describe(primitive: Primitive, shift: int, factor: Fraction, offset: Fraction) -> str:
@@ -149,16 +149,14 @@ def polynomial_fits(terms: Sequence[int], n_terms: int, effort: Effort) -> Itera
         return
     continuation = extend_table(rows, n_terms)
     leading = [row[0] for row in rows]
-    best = None
-    for start in (0, 1):
-        coefficients = newton_to_monomial(leading, start)
-        bits = 3 + int_bits(degree) + 1 + sum(rational_bits(c) for c in coefficients)
-        if best is None or bits < best[0]:
-            best = (bits, start, coefficients)
-    bits, start, coefficients = best
+    bits = min(
+        3 + int_bits(degree) + 1 + sum(rational_bits(c) for c in newton_to_monomial(leading, start))
+        for start in (0, 1)
+    )
     yield Fit(
         family="polynomial",
-        text=f"a(n) = {format_rational_polynomial(coefficients)}{start_note(start)}",
+        # priced as the shorter start, shown as every answer is: n from 1, factored
+        text=closed_form(newton_to_monomial(leading, 0)),
         bits=bits,
         continuation=tuple(continuation),
         spare=len(terms) - (degree + 1),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 
+from nextterm.solvers.formula import offset_note
 from nextterm.solvers.rules.description import Fit, int_bits
 
 FAMILY = "digits"
@@ -38,7 +39,7 @@ def _indexed(
     for start in (0, 1):
         if all(value(i + start) == t for i, t in enumerate(terms)):
             following = tuple(value(i + start) for i in range(len(terms), len(terms) + n_terms))
-            yield Fit(FAMILY, f"{text}, n >= {start}", bits + 1, following, len(terms))
+            yield Fit(FAMILY, f"{text}{offset_note(start)}", bits + 1, following, len(terms))
 
 
 def _concatenation(n: int) -> int:

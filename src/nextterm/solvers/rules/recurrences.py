@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from nextterm.solvers.formula import FIRST_INDEX, initial_terms, offset_note
 from nextterm.solvers.rules.description import Fit, choice_bits, int_bits, rational_bits
 from nextterm.solvers.rules.primitives import digit_sum
 from nextterm.solvers.rules.writing import linear_text
@@ -204,9 +205,13 @@ def _fit(template: Template, terms: Sequence[int], n_terms: int, start: int) -> 
         + sum(int_bits(t) for t in terms[:seeds])
         + (1.0 if template.uses_n else 0.0)
     )
+    # the seed terms name where n starts; without n in the rule, at 1 like every answer
+    first = start if template.uses_n else FIRST_INDEX
     text = _text(template, coefficients)
-    if template.uses_n:
-        text += f", n >= {start}"
+    if seeds:
+        text += f", {initial_terms(terms[:seeds], first)}"
+    elif template.uses_n:
+        text += offset_note(start)
     return Fit(FAMILY, text, bits, tuple(history[size:]), size - seeds - unknowns)
 
 
