@@ -218,16 +218,33 @@ class HybridPredictor:
     def predict_batch(
         self, sequences: list[list[int]], n_terms: int = 1, top_k: int = 5
     ) -> list[list[Candidate]]:
-        ranked = self._rank(sequences, n_terms, top_k)
-        if not self.forecast:
-            return ranked
-        return [
-            _forecast_route(list(terms), row, n_terms, top_k)
-            for terms, row in zip(sequences, ranked)
-        ]
-
-    def _rank(self, sequences: list[list[int]], n_terms: int, top_k: int) -> list[list[Candidate]]:
         found = self.candidates_batch(sequences, n_terms=n_terms, top_k=top_k)
+        results = []
+        for terms, row, candidates in zip(sequences, self._rank(sequences, found, top_k), found):
+            results.append(self._guarded(list(terms), row, candidates, n_terms, top_k))
+        return results
+
+    def _guarded(
+        self,
+        terms: list[int],
+        ranked: list[Candidate],
+        found: list[Candidate],
+        n_terms: int,
+        top_k: int,
+    ) -> list[Candidate]:
+        """The ranking after the forecast route and the trend guards, every answer a lookup
+        candidate agrees with named by its OEIS sequence."""
+        from nextterm.trend import guard_level, guard_trend
+
+        if self.forecast:
+            ranked = guard_level(terms, _forecast_route(terms, ranked, n_terms, top_k), n_terms)
+        ranked = guard_trend(terms, ranked)
+        lookups = [c for c in found if source_of(c) == "lookup"]
+        return [_named(candidate, lookups) for candidate in ranked[:top_k]]
+
+    def _rank(
+        self, sequences: list[list[int]], found: list[list[Candidate]], top_k: int
+    ) -> list[list[Candidate]]:
         if self.ranker is None:
             return [
                 rank_candidates(
@@ -281,20 +298,34 @@ def _ranked_candidate(group, probability: float) -> Candidate:
         "source": source_of(lead),
         **({"other_sources": others} if others else {}),
     }
-    return _named(
-        replace(lead, confidence=probability, details=details), group.by_source.get("lookup")
-    )
+    return replace(lead, confidence=probability, details=details)
 
 
-def _named(candidate: Candidate, lookup: Candidate | None) -> Candidate:
-    """A rule's candidate that the OEIS lookup agrees with, with the sequence's A-number and name
-    (the rule says why; the name says which sequence a person knows it as)."""
-    if lookup is None or lookup is candidate or "anum" not in lookup.details:
+def _agrees(candidate: Candidate, lookup: Candidate) -> bool:
+    """Whether a lookup candidate gives the same next terms as ``candidate`` (as many as both
+    have)."""
+    mine = candidate.continuation or (candidate.value,)
+    theirs = lookup.continuation or (lookup.value,)
+    return candidate.value == lookup.value and all(a == b for a, b in zip(mine, theirs))
+
+
+def _named(candidate: Candidate, lookups: Sequence[Candidate]) -> Candidate:
+    """``candidate`` with ``details["oeis"]`` (A-number, name, transform) of the first, best
+    lookup candidate whose continuation agrees with it, its explanation ending with the name
+    (the rule says why; the name says which sequence a person knows it as). A lookup candidate
+    names itself: its explanation already holds the name."""
+    if "oeis" in candidate.details:
+        return candidate
+    lookup = candidate if source_of(candidate) == "lookup" else None
+    lookup = lookup or next((c for c in lookups if _agrees(candidate, c)), None)
+    if lookup is None or "anum" not in lookup.details:
         return candidate
     anum, name = lookup.details["anum"], lookup.details.get("name", "")
     oeis = {"anum": anum, "name": name, "transform": lookup.details.get("transform", "identity")}
-    via = "" if oeis["transform"] == "identity" else f" (via {oeis['transform']})"
-    explanation = f"{candidate.explanation}; OEIS {anum} {name}{via}".rstrip()
+    explanation = candidate.explanation
+    if lookup is not candidate:
+        via = "" if oeis["transform"] == "identity" else f" (via {oeis['transform']})"
+        explanation = f"{explanation}; OEIS {anum} {name}{via}".rstrip()
     return replace(candidate, explanation=explanation, details={**candidate.details, "oeis": oeis})
 
 
@@ -321,10 +352,7 @@ def _merge(exact: list[Candidate], others: list[Candidate], top_k: int) -> list[
     votes: dict[int, dict[str, float]] = {}
     for candidate in ranked:
         votes.setdefault(candidate.value, {}).setdefault(candidate.method, candidate.confidence)
-    lookups: dict[int, Candidate] = {}
-    for candidate in others:
-        if candidate.method == "lookup":
-            lookups.setdefault(candidate.value, candidate)
+    lookups = [candidate for candidate in others if candidate.method == "lookup"]
     merged, seen = [], set()
     for candidate in ranked:
         if candidate.value in seen:
@@ -333,7 +361,7 @@ def _merge(exact: list[Candidate], others: list[Candidate], top_k: int) -> list[
         extra = {m: p for m, p in votes[candidate.value].items() if m != candidate.method}
         if extra:
             candidate = replace(candidate, details={**candidate.details, "votes": extra})
-        merged.append(_named(candidate, lookups.get(candidate.value)))
+        merged.append(_named(candidate, lookups))
     return merged[:top_k]
 
 
