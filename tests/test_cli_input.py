@@ -160,7 +160,8 @@ CASES = [
         "--limit must be a whole number from 1 to 1000, got 'many'",
     ),
     (["lookup", "--index", "/nonexistent.idx", "1,2,3"], "--index /nonexistent.idx: no such file"),
-    (["lookup", "--build", "1,2"], "--build builds the index; look terms up in a second call"),
+    (["lookup", "--build", "1,,2"], "term 2 is empty (two separators in a row)"),
+    (["lookup", "--build", "1,2"], "--build needs --oeis DIR (the directory holding stripped.gz)"),
     # other commands
     (["serve", "--device", "bogus"], "--device must be cpu, cuda, cuda:N or mps, got 'bogus'"),
     (["eval", "iq57", "--device", "tpu"], "--device must be cpu, cuda, cuda:N or mps, got 'tpu'"),

@@ -75,23 +75,23 @@ def _build(args) -> Path:
 
 
 def _lookup(args: argparse.Namespace) -> int:
-    from nextterm.sequences import parse_terms
-
-    if args.build:
-        if args.terms:
-            raise UsageError("--build builds the index; look terms up in a second call")
-        _build(args)
-        return 0
     from nextterm.lookup import LookupIndex, LookupIndexError
     from nextterm.resources import find_lookup_index
+    from nextterm.sequences import parse_terms
 
-    text = terms_text(args.terms)
-    if not text.strip() and not args.terms:
-        raise UsageError("give TERMS to look up (or --build --oeis DIR to build the index)")
-    terms = parse_terms(text)
-    if args.index and not Path(args.index).is_file():
-        raise LookupIndexError(f"--index {args.index}: no such file")
-    path = args.index or find_lookup_index()
+    if args.build:  # then look up TERMS in the new index, when given
+        terms = parse_terms(" ".join(args.terms)) if args.terms else None
+        path = _build(args)
+        if terms is None:
+            return 0
+    else:
+        text = terms_text(args.terms)
+        if not text.strip() and not args.terms:
+            raise UsageError("give TERMS to look up (or --build --oeis DIR to build the index)")
+        terms = parse_terms(text)
+        if args.index and not Path(args.index).is_file():
+            raise LookupIndexError(f"--index {args.index}: no such file")
+        path = args.index or find_lookup_index()
     if not path:
         raise LookupIndexError(
             f"no lookup index: run `nextterm data fetch` once, or pass --index FILE or set "
