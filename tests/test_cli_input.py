@@ -435,3 +435,18 @@ def test_a_short_continuation_says_so():
         "only 2 of the 5 terms asked for"
     )
     assert "only" not in _describe(short, 1, 2)
+
+
+def test_eval_data_ships_with_the_package(tmp_path, monkeypatch, capsys):
+    from nextterm.evals.runner import SuiteConfig
+
+    monkeypatch.delenv("NEXTTERM_DATA", raising=False)
+    config = SuiteConfig()
+    iq57, m1 = config.path_of("iq57"), config.path_of("m1")
+    assert len(iq57.read_text().splitlines()) == 57 and len(m1.read_text().splitlines()) == 111
+    readme = (iq57.parent / "README.md").read_text()
+    assert "CC BY-SA 4.0" in readme and "LGPL-3.0" in readme
+    monkeypatch.chdir(tmp_path)  # far from any checkout's ../shared/data
+    argv = ["eval", "iq57", "--predictor", "solvers", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("iq57: accuracy ")
