@@ -165,7 +165,10 @@ class HybridPredictor:
     features), its calibrated probability is the confidence. Else with a per-source
     :class:`Calibration`: every candidate ranked by calibrated confidence; with neither, verified
     solver answers first, then the rest by raw confidence (see :func:`rank_candidates`). When
-    several sources give the same value, one candidate keeps it and records the others.
+    several sources give the same value, one candidate keeps it and records the others. After
+    the ranking, :mod:`nextterm.trend` keeps a model guess that breaks an obvious trend or leaves
+    the series' level from coming first, and every answer a lookup candidate agrees with gets
+    the sequence's A-number and name (``details["oeis"]``).
     """
 
     name = "hybrid"
