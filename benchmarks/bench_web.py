@@ -5,7 +5,8 @@ Starts ``nextterm serve`` in a subprocess on 127.0.0.1 (the shipped model unless
 
 * sends each 20-term input below as typed text to ``POST /v1/page`` (the page's own request)
   with each ``--n`` (next terms asked), ``--repeats`` times after a warm-up, over one keep-alive
-  connection: p50/p95 end to end;
+  connection: p50/p95 end to end, and the server process's CPU time per query (which, unlike
+  the wall time, does not grow when other work shares the cores);
 * where Chromium, chromedriver and selenium are installed, opens the shared link
   ``/?q=...&n=3`` of each input in headless Chromium and reads the time from navigation to the
   rendered answer (the page marks it with ``performance.mark("nextterm-rendered")``);
@@ -74,29 +75,40 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _http(url: str, n: int, repeats: int) -> tuple[list[dict], list[float]]:
-    rows, every = [], []
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux): unlike the wall time, it does not
+    grow when other work on a shared machine takes the cores."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _http(url: str, n: int, repeats: int, pid: int) -> tuple[list[dict], list[float], float]:
+    rows, every, cpu = [], [], 0.0
     with httpx.Client(base_url=url, timeout=60) as client:
         for name, terms in INPUTS.items():
             body = {"text": ", ".join(map(str, terms)), "n": n}
             client.post("/v1/page", json=body).raise_for_status()  # warm-up
             times = []
+            cpu_before = _cpu_seconds(pid)
             for _ in range(repeats):
                 start = time.perf_counter()
                 response = client.post("/v1/page", json=body)
                 times.append(time.perf_counter() - start)
                 response.raise_for_status()
+            cpu_used = _cpu_seconds(pid) - cpu_before
+            cpu += cpu_used
             best = response.json()["candidates"][0]
             every += times
             rows.append(
                 {
                     "input": name,
                     **_percentiles(times),
+                    "server_cpu_ms": 1000 * cpu_used / repeats,
                     "answer": ", ".join(best["continuation"]),
                     "source": best["source_label"],
                 }
             )
-    return rows, every
+    return rows, every, cpu
 
 
 def _browser():
@@ -172,8 +184,13 @@ def main() -> int:
     by_n = {}
     try:
         for n in (int(k) for k in args.n.split(",")):
-            rows, every = _http(url, n, args.repeats)
-            by_n[n] = {"rows": rows, **_percentiles(every), "calls": len(every)}
+            rows, every, cpu = _http(url, n, args.repeats, server.pid)
+            by_n[n] = {
+                "rows": rows,
+                **_percentiles(every),
+                "server_cpu_ms": 1000 * cpu / len(every),
+                "calls": len(every),
+            }
         renders = _render_times(driver, url, args.browser_repeats) if driver else []
         if args.screenshot and driver:
             _screenshot(driver, url, args.screenshot_query, args.screenshot)
@@ -206,22 +223,25 @@ def main() -> int:
         "connection; times are end to end through HTTP.",
         "",
         "| input | "
-        + " | ".join(f"n = {n}: p50 ms | p95 ms" for n in by_n)
+        + " | ".join(f"n = {n}: p50 ms | p95 ms | server CPU ms" for n in by_n)
         + " | answer | source |",
-        "|---|" + "---:|---:|" * len(by_n) + "---|---|",
+        "|---|" + "---:|---:|---:|" * len(by_n) + "---|---|",
     ]
     last = by_n[max(by_n)]["rows"]
     for index, row in enumerate(last):
         cells = " | ".join(
-            f"{by_n[n]['rows'][index]['p50_ms']:.1f} | {by_n[n]['rows'][index]['p95_ms']:.1f}"
+            f"{by_n[n]['rows'][index]['p50_ms']:.1f} | {by_n[n]['rows'][index]['p95_ms']:.1f} | "
+            f"{by_n[n]['rows'][index]['server_cpu_ms']:.1f}"
             for n in by_n
         )
         lines.append(f"| {row['input']} | {cells} | {row['answer']} | {row['source']} |")
-    lines.append("")
     for n, summary in by_n.items():
+        lines.append("")
         lines.append(
             f"All {summary['calls']} queries with n = {n}: **p50 {summary['p50_ms']:.1f} ms, "
-            f"p95 {summary['p95_ms']:.1f} ms**."
+            f"p95 {summary['p95_ms']:.1f} ms** wall time; the server process used "
+            f"{summary['server_cpu_ms']:.1f} ms of CPU per query (user + system, one torch "
+            "thread: about the wall time on an idle core)."
         )
     if renders:
         lines += [
