@@ -129,12 +129,13 @@ def test_metadata_vocabulary_and_tensor_names(random_model):
 
 
 def test_llama_cpp_logits_match_torch(random_model):
-    """Every position within 0.5% (f32) and 1% (f16) of the largest logit (llama.cpp keeps its KV
-    cache in f16: measured 0.14% and 0.21%). A wrong tensor mapping, transposition or RoPE layout
-    is off by tens of percent (a q/k permutation: 66%)."""
+    """Every position within 0.01% (f32) and 1% (f16) of the largest logit (measured: 0.0002%
+    and 0.22%). A wrong tensor mapping, transposition or RoPE layout is off by tens of percent
+    (q/k permuted as in the interleaved layout: 66%). llama.cpp's default f16 attention alone
+    moves f32 by 0.14%, so these runs keep attention exact."""
     model, _, files = random_model
     prompts = [encode_terms(p) for p in PROMPTS[:8]]
-    for kind, tolerance in (("f32", 5e-3), ("f16", 1e-2)):
+    for kind, tolerance in (("f32", 1e-4), ("f16", 1e-2)):
         with _llama(files[kind]) as llama:
             for ids in prompts:
                 expected = _torch_logits(model, ids)
@@ -170,7 +171,7 @@ def test_q8_0_agrees_on_most_prompts(random_model):
     with _llama(files["q8_0"]) as llama:
         found = Engine(llama).next_terms(PROMPTS, n_terms=1)
     agreement = sum(a == b for a, b in zip(found, expected)) / len(PROMPTS)
-    assert agreement >= 0.7, agreement  # measured 26 of 30
+    assert agreement >= 0.7, agreement  # measured 28 of 30
 
 
 def test_shipped_model_agrees_through_llama_cpp(tmp_path):
@@ -181,6 +182,22 @@ def test_shipped_model_agrees_through_llama_cpp(tmp_path):
     assert expected[0] == [6, 7]  # 1, 2, 3, 4, 5 -> 6, 7: the model is the trained one
     with _llama(path) as llama:
         assert Engine(llama).next_terms(PROMPTS, n_terms=2) == expected
+
+
+def test_plain_llama_cpp_completion_with_a_comma_stop_gives_the_engines_term(tmp_path):
+    """The README's recipe: llama-cpp-python's own completion of the prompt text, greedy, stopped
+    at ','. The trained model's greedy terms follow the term grammar, so no mask is needed."""
+    path = export_gguf(default_model_path(), tmp_path / "nextterm.gguf", "f16").path
+    expected = Engine.from_pretrained(default_model_path(), device="cpu").next_terms(PROMPTS[:10])
+    llm = llama_cpp.Llama(str(path), n_ctx=512, n_threads=2, verbose=False)
+    found = []
+    for prompt in PROMPTS[:10]:
+        text = "".join(f"{term}," for term in prompt)
+        choice = llm(text, max_tokens=16, temperature=0.0, stop=[","])["choices"][0]
+        assert choice["finish_reason"] == "stop"
+        found.append([int(choice["text"])])
+    llm.close()
+    assert found == expected
 
 
 def test_tied_embeddings_use_token_embd_as_the_head(tmp_path):

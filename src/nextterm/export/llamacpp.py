@@ -66,10 +66,14 @@ class LlamaCppModel:
         max_rows: int = 32,
         context: int | None = None,
         threads: int | None = None,
+        exact_attention: bool = True,
     ) -> None:
         """``max_rows``: most rows (prompts or beams) one session decodes at once. ``context``:
         tokens each row may hold (default and most: the model's context); the KV cache holds
-        ``max_rows * context`` positions. ``threads``: CPU threads (default: every core available)."""
+        ``max_rows * context`` positions. ``threads``: CPU threads (default: every core available).
+        ``exact_attention``: keep the KV cache in f32 and flash attention off, so that only the
+        file's weights differ from torch; False gives llama.cpp's defaults (f16 cache, flash
+        attention on the CPU), which round attention to f16 as LM Studio or Ollama would."""
         lib = _llama_cpp()
         self._lib = lib
         path = Path(path)
@@ -95,6 +99,9 @@ class LlamaCppModel:
         params.n_batch = params.n_ubatch = min(params.n_ctx, 2048)
         params.n_seq_max = max_rows
         params.kv_unified = True  # rows share one cache, so any row may use the whole context
+        if exact_attention:
+            params.type_k = params.type_v = lib.GGML_TYPE_F32
+            params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.n_threads = params.n_threads_batch = threads or len(os.sched_getaffinity(0))
         self._ctx = lib.llama_init_from_model(self._model, params)
         if not self._ctx:
