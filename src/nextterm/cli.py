@@ -104,9 +104,9 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     kind = "solvers" if args.no_model and args.predictor != "hybrid" else args.predictor
     if not args.no_model:
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # the answer, not a weight-loading bar
+        # The answer, not a weight-loading bar (when the torch engine loads the model); an
+        # environment variable, so that transformers is imported only if that engine is used.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     index = lookup_index_from(args) if kind == "hybrid" else None
     predictor = load_predictor(
         kind,
