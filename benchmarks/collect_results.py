@@ -35,6 +35,7 @@ ORDER = [
     ("serve_robustness.md", "HTTP server robustness"),
     ("web.md", "Web page latency"),
     ("seqcond.md", "SeqCond hybrid vs transformer decoding"),
+    ("gguf.md", "The shipped model as GGUF in llama.cpp (f32, f16, q8_0)"),
 ]
 
 
