@@ -130,16 +130,25 @@ def test_models_it_cannot_run_go_to_torch(monkeypatch, tmp_path):
         NumpyEngine.from_pretrained(default_model_path(), max_parameters=1000)
 
 
-def test_predicting_with_the_shipped_model_imports_no_torch():
+def test_predict_command_imports_no_torch(tmp_path):
+    """`nextterm predict` with the shipped model answers without importing torch or transformers
+    (the seconds of its start-up); NEXTTERM_ENGINE=torch brings them back."""
     code = (
         "import sys\n"
-        "from nextterm.predict import load_predictor, predict\n"
-        "answer = predict([1, 2, 4, 8, 16], predictor=load_predictor('hybrid'))\n"
-        "assert answer[0].value == 32, answer\n"
+        "from nextterm.cli import main\n"
+        "assert main(['predict', '--no-lookup', '1,2,4,8,16']) == 0\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
     )
     env = {key: value for key, value in os.environ.items() if key != ENGINE_VARIABLE}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    for extra, imported in (({}, "[]"), ({ENGINE_VARIABLE: "torch"}, "['torch', 'transformers']")):
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env | extra,
+            cwd=tmp_path,
+            check=True,
+        )
+        lines = result.stdout.splitlines()
+        assert lines[0] == "32"
+        assert lines[-1] == imported
