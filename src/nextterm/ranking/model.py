@@ -3,8 +3,8 @@
 Fitting uses scikit-learn's ``HistGradientBoostingClassifier`` (chosen over LightGBM: no extra
 dependency, and on the validation data it ranks as well at this size); the fitted trees are then
 exported to plain arrays and isotonic maps (:class:`~nextterm.calibration.CalibrationMap`),
-fitted on a part of the data the trees did not see, turn their score into a probability. The
-maps are split two ways. By prompt length: short prompts (at most :data:`SHORT_PROMPT` terms,
+fitted on scores of trees that did not see the prompt (cross-fitting), turn their score into a
+probability. The maps are split two ways. By prompt length: short prompts (at most :data:`SHORT_PROMPT` terms,
 where even a right-looking rule is often not the intended one) and longer ones, whose answers are
 right more often at the same score. And by rank: the prompt's best-scored value (the answer a
 user is given, whose confidence is what the calibration is judged on) has its own map, because a
@@ -30,7 +30,9 @@ FORMAT = "nextterm-ranker-2"
 MAPS = ("short", "long", "short-top", "long-top")
 """Probability maps: by prompt length, for all values and for the prompt's best-scored one."""
 MIN_MAP_ROWS = 200
-"""Fewest held-apart rows a prompt-length map is fitted on (else the map of all of them)."""
+"""Fewest rows a map is fitted on (else the map of all values, or of all answers)."""
+FOLDS = 5
+"""Parts of the fit prompts scored out of fold for the probability maps."""
 
 
 class RankerError(NextTermError):
@@ -184,13 +186,12 @@ class Ranker:
         prompts: Sequence[int],
         *,
         seed: int = 0,
-        holdout: float = 0.25,
+        folds: int = FOLDS,
         meta: dict | None = None,
     ) -> Ranker:
-        """Trees on most prompts, the probability map on the others (``holdout`` of them, whole
-        prompts, so no prompt's values are split between the two)."""
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
+        """Trees on every prompt; the probability maps on scores of trees that did not see the
+        prompt: each of ``folds`` parts of the prompts (whole prompts, so no prompt's values are
+        split) is scored by trees fitted on the other parts."""
         rows = np.asarray(rows, dtype=np.float64)
         labels = np.asarray(labels, dtype=bool)
         prompts = np.asarray(prompts)
@@ -198,29 +199,21 @@ class Ranker:
             raise RankerError(f"need rows of {len(FEATURES)} features and one label each")
         if labels.all() or not labels.any():
             raise RankerError("fitting needs both right and wrong candidates")
+        if folds < 2:
+            raise RankerError("the probability maps need at least 2 folds")
         rows = np.where(np.isnan(rows).all(axis=0), 0.0, rows)  # a column no source ever filled
         unique = np.unique(prompts)
-        rng = np.random.default_rng(seed)
-        held = set(
-            rng.choice(unique, size=max(1, int(holdout * len(unique))), replace=False).tolist()
-        )
-        in_map = np.array([p in held for p in prompts])
-        model = HistGradientBoostingClassifier(
-            max_iter=150,
-            learning_rate=0.08,
-            max_leaf_nodes=15,
-            min_samples_leaf=30,
-            l2_regularization=1.0,
-            random_state=seed,
-        ).fit(rows[~in_map], labels[~in_map])
-        trees = [_export(iteration[0]) for iteration in model._predictors]
-        baseline = float(np.ravel(model._baseline_prediction)[0])
-        identity = CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0))
-        partial = cls(trees, baseline, dict.fromkeys(MAPS, identity))
-        scores, right, short = partial.scores(rows[in_map]), labels[in_map], _is_short(rows[in_map])
-        top = _best_of_each(scores, prompts[in_map])
-        overall = CalibrationMap.fit(scores, right)
-        overall_top = CalibrationMap.fit(scores[top], right[top]) if right[top].any() else overall
+        order = np.random.default_rng(seed).permutation(len(unique)) % folds
+        fold = order[np.searchsorted(unique, prompts)]
+        scores = np.zeros(len(rows))
+        for part in range(folds):
+            inside = fold == part
+            rest = labels[~inside]
+            if inside.any() and rest.any() and not rest.all():
+                scores[inside] = cls._trees(rows[~inside], rest, seed).scores(rows[inside])
+        short, top = _is_short(rows), _best_of_each(scores, prompts)
+        overall = CalibrationMap.fit(scores, labels)
+        overall_top = CalibrationMap.fit(scores[top], labels[top]) if labels[top].any() else overall
         parts = {
             "short": (short, overall),
             "long": (~short, overall),
@@ -228,19 +221,39 @@ class Ranker:
             "long-top": (~short & top, overall_top),
         }
         calibration = {
-            name: CalibrationMap.fit(scores[part], right[part])
-            if right[part].any() and part.sum() >= MIN_MAP_ROWS
+            name: CalibrationMap.fit(scores[part], labels[part])
+            if labels[part].any() and part.sum() >= MIN_MAP_ROWS
             else fallback
             for name, (part, fallback) in parts.items()
         }
+        final = cls._trees(rows, labels, seed)
         info = {
             "rows": int(len(rows)),
             "prompts": int(len(unique)),
             "positives": int(labels.sum()),
-            "map_prompts": len(held),
+            "map_folds": folds,
             "features": list(FEATURES),
         }
-        return cls(trees, baseline, calibration, {**info, **(meta or {})})
+        return cls(final.trees, final.baseline, calibration, {**info, **(meta or {})})
+
+    @classmethod
+    def _trees(cls, rows: np.ndarray, labels: np.ndarray, seed: int) -> Ranker:
+        """Gradient-boosted trees fitted on ``rows``, with identity maps (for their scores)."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(
+            max_iter=150,
+            learning_rate=0.08,
+            max_leaf_nodes=15,
+            min_samples_leaf=30,
+            l2_regularization=1.0,
+            random_state=seed,
+        ).fit(rows, labels)
+        trees = [_export(iteration[0]) for iteration in model._predictors]
+        identity = CalibrationMap(x=(0.0, 1.0), y=(0.0, 1.0))
+        return cls(
+            trees, float(np.ravel(model._baseline_prediction)[0]), dict.fromkeys(MAPS, identity)
+        )
 
     def to_dict(self) -> dict:
         return {
