@@ -25,6 +25,7 @@ ORDER = [
     ("calibration.md", "Learned ranker: per-source coverage and calibration on the held-out split"),
     ("forecast.md", "Forecast route for measured series (M1-111)"),
     ("predict.md", "Latency of `nextterm predict`"),
+    ("startup.md", "Start-up of the `nextterm predict` process: numpy vs torch engine"),
     ("batch.md", "Batch mode: `nextterm predict --file`"),
     ("lookup.md", "OEIS lookup index and lookup of relatives"),
     ("engine.md", "Decoding engine vs `generate`"),
