@@ -426,15 +426,14 @@ def test_shell_completion_through_argcomplete():
 
 
 def test_a_short_continuation_says_so():
-    from nextterm.candidates import Candidate
-    from nextterm.cli import _describe
+    from nextterm.candidates import Candidate, describe_candidate
 
     short = Candidate(7, 0.25, "model", "model probability 0.250", continuation=(7, 9))
-    assert _describe(short, 1, 5) == (
+    assert describe_candidate(short, 1, 5) == (
         "1. 7, 9    confidence 0.250 (low), model: model probability 0.250; "
         "only 2 of the 5 terms asked for"
     )
-    assert "only" not in _describe(short, 1, 2)
+    assert "only" not in describe_candidate(short, 1, 2)
 
 
 def test_eval_data_ships_with_the_package(tmp_path, monkeypatch, capsys):

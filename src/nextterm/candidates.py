@@ -51,3 +51,31 @@ def source_of(candidate: Candidate) -> str:
     if candidate.details.get("verified", True) is False:
         return "interpolation"
     return "solver"
+
+
+def confidence_label(confidence: float) -> str:
+    """The word a confidence reads as: high (>= 0.9), medium (>= 0.5) or low."""
+    if confidence >= 0.9:
+        return "high"
+    if confidence >= 0.5:
+        return "medium"
+    return "low"
+
+
+def describe_candidate(candidate: Candidate, rank: int | None, n_terms: int) -> str:
+    """One line on a candidate: its terms, confidence and why (numbered when ``rank`` is given)."""
+    values = ", ".join(
+        str(term) for term in (candidate.continuation or (candidate.value,))[:n_terms]
+    )
+    line = (
+        f"{'' if rank is None else f'{rank}. '}{values}    confidence {candidate.confidence:.3f} "
+        f"({confidence_label(candidate.confidence)}), {candidate.method}: {candidate.explanation}"
+    )
+    given = len(candidate.continuation or (candidate.value,))
+    if given < n_terms:  # e.g. the model's context is full: say so rather than pad or hide it
+        line += f"; only {given} of the {n_terms} terms asked for"
+    if candidate.evidence and candidate.method == "lookup":
+        line += f"; matched {candidate.evidence} given terms"
+    elif candidate.evidence >= 2:  # fewer: the explanation itself says how unconfirmed it is
+        line += f"; confirmed by {candidate.evidence} further given terms"
+    return line

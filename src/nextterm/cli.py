@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from nextterm.candidates import Candidate
+from nextterm.candidates import Candidate, describe_candidate
 from nextterm.cli_args import (
     CommandLineParser,
     UsageError,
@@ -54,33 +54,6 @@ MAX_TOP_K = 50
 MAX_BEAM = 64
 TERMS_COMMANDS = ("predict", "lookup")
 """Subcommands whose positional arguments are terms (``-1,2,-3`` is a term there, not an option)."""
-
-
-def _confidence_label(confidence: float) -> str:
-    if confidence >= 0.9:
-        return "high"
-    if confidence >= 0.5:
-        return "medium"
-    return "low"
-
-
-def _describe(candidate: Candidate, rank: int | None, n_terms: int) -> str:
-    """One line on a candidate: its terms, confidence and why (numbered when ``rank`` is given)."""
-    values = ", ".join(
-        str(term) for term in (candidate.continuation or (candidate.value,))[:n_terms]
-    )
-    line = (
-        f"{'' if rank is None else f'{rank}. '}{values}    confidence {candidate.confidence:.3f} "
-        f"({_confidence_label(candidate.confidence)}), {candidate.method}: {candidate.explanation}"
-    )
-    given = len(candidate.continuation or (candidate.value,))
-    if given < n_terms:  # e.g. the model's context is full: say so rather than pad or hide it
-        line += f"; only {given} of the {n_terms} terms asked for"
-    if candidate.evidence and candidate.method == "lookup":
-        line += f"; matched {candidate.evidence} given terms"
-    elif candidate.evidence >= 2:  # fewer: the explanation itself says how unconfirmed it is
-        line += f"; confirmed by {candidate.evidence} further given terms"
-    return line
 
 
 def _read_file_items(args: argparse.Namespace):
@@ -152,7 +125,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     if best.confidence < 0.5:
         print(f"low confidence ({best.confidence:.3f}): treat this as a guess")
     for rank, candidate in enumerate(candidates, start=1):
-        print(_describe(candidate, rank, args.n))
+        print(describe_candidate(candidate, rank, args.n))
     return 0
 
 
@@ -168,7 +141,7 @@ def _predict_file(args: argparse.Namespace, predictor, items) -> int:
         if args.json:
             print(json_line(item, candidates), flush=True)
         else:
-            print(text_line(candidates, lambda c: _describe(c, None, args.n)), flush=True)
+            print(text_line(candidates, lambda c: describe_candidate(c, None, args.n)), flush=True)
 
     progress = sys.stderr is not None and sys.stderr.isatty()
     unanswered = run_batch(items, predict_batch, write, progress=progress)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from nextterm.candidates import Candidate, source_of
-from nextterm.cli import _confidence_label, _describe
+from nextterm.candidates import Candidate, confidence_label, describe_candidate, source_of
 
 SOURCE_LABELS = {
     "solver": "exact solver",
@@ -79,7 +78,7 @@ def _candidate_view(shown: dict[str, Any], candidate: Candidate) -> dict[str, An
         "continuation": [str(term) for term in shown["continuation"]],
         "truncated": shown["truncated"],
         "probability": round(shown["probability"], 4),
-        "confidence": _confidence_label(shown["probability"]),
+        "confidence": confidence_label(shown["probability"]),
         "source": source,
         "source_label": SOURCE_LABELS.get(source, source),
         "method": candidate.method,
@@ -99,7 +98,7 @@ def _text(terms: list[int], rows: list[tuple[dict[str, Any], Candidate]], n: int
     lines.append(", ".join(map(str, best)))
     for shown, candidate in rows:
         cut = replace(candidate, continuation=tuple(shown["continuation"]))
-        lines.append(_describe(cut, shown["rank"], n))
+        lines.append(describe_candidate(cut, shown["rank"], n))
     return "\n".join(lines) + "\n"
 
 
