@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test train-default gpu-input gpu-rehearsal gpu-unpack ship-gpu clean
+.PHONY: demo lint test train-default gpu-input gpu-rehearsal gpu-unpack ship-gpu clean
 
 # llama-cpp-python (dev extra, for the GGUF tests) compiles llama.cpp from source: a portable CPU
 # build (no -march=native, BLAS or OpenMP) without its examples, tests, tools or server. pip keeps
@@ -26,7 +26,14 @@ demo: $(STAMP)
 	$(BIN)/nextterm predict -n 3 1,4,9,16,25
 	$(BIN)/nextterm predict 1,2,6,24,120,720,5040
 
-test: $(STAMP)
+# Lint and format check everywhere, types on the core seams (configured in pyproject.toml).
+LINTED := src tests benchmarks scripts
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 # The shipped model: build the data from the OEIS files, train, evaluate, install into the package.

@@ -9,7 +9,7 @@ every source's candidates together by calibrated confidence instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -260,7 +260,7 @@ class HybridPredictor:
             ]
         ranked = []
         for groups, rows in self.value_features(sequences, found):
-            probabilities = self.ranker.probabilities(rows) if len(groups) else []
+            probabilities: Iterable[float] = self.ranker.probabilities(rows) if len(groups) else []
             ranked.append(
                 sorted(
                     (_ranked_candidate(group, float(p)) for group, p in zip(groups, probabilities)),

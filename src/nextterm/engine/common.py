@@ -124,6 +124,15 @@ def split_terms(ids: list[int], n_terms: int) -> list[int | None]:
     return (terms + [None] * n_terms)[:n_terms]
 
 
+def finished_term(ids: list[int]) -> int:
+    """The value of a term the beam search finished: the grammar masks admit only well-formed
+    terms, so a malformed one here is a bug in those masks."""
+    value = parse_term_ids(ids)
+    if value is None:
+        raise AssertionError(f"the term grammar let a malformed term through: {ids}")
+    return value
+
+
 @dataclass
 class ScoringPlan:
     """What :meth:`score_terms` feeds the model: ``prompts`` prefilled once each, and per scored

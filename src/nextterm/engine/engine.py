@@ -39,6 +39,7 @@ from nextterm.engine.common import (
     Cancelled,
     EngineError,
     cancel_when,
+    finished_term,
     fit_prompt,
     fit_prompts,
     plan_scoring,
@@ -48,7 +49,7 @@ from nextterm.engine.common import (
 from nextterm.engine.common import stop_if_cancelled as _stop_if_cancelled
 from nextterm.engine.grammar import CONTENT_IDS, START, TermGrammar
 from nextterm.engine.session import DecodeSession, open_session
-from nextterm.tokenizer import SEP_ID, STOP_IDS, VOCAB_SIZE, parse_term_ids
+from nextterm.tokenizer import SEP_ID, STOP_IDS, VOCAB_SIZE
 
 __all__ = [
     "Cancelled",
@@ -396,7 +397,7 @@ class Engine:
         results = []
         for candidates in found:
             best = sorted(candidates, key=lambda item: -item[0])[:top_k]
-            results.append([(parse_term_ids(ids), math.exp(value)) for value, ids in best])
+            results.append([(finished_term(ids), math.exp(value)) for value, ids in best])
         return results
 
     @staticmethod

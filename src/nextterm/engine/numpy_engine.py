@@ -30,6 +30,7 @@ from nextterm.engine.common import (
     MAX_TERM_TOKENS,
     TERM_CAP_SLACK,
     EngineError,
+    finished_term,
     fit_prompts,
     plan_scoring,
     split_terms,
@@ -37,7 +38,7 @@ from nextterm.engine.common import (
     term_caps,
 )
 from nextterm.engine.grammar import CONTENT_IDS, START, GrammarTables
-from nextterm.tokenizer import PAD_ID, SEP_ID, STOP_IDS, VOCAB_SIZE, parse_term_ids
+from nextterm.tokenizer import PAD_ID, SEP_ID, STOP_IDS, VOCAB_SIZE
 
 _STOPS = list(STOP_IDS)
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -184,9 +185,11 @@ class Qwen3Numpy:
 class NumpySession:
     """A KV-cache decode session over :class:`Qwen3Numpy` (``prefill`` / ``step`` / ``select``)."""
 
+    cache: list[tuple[np.ndarray, np.ndarray]]
+    """Per-layer keys and values, made by :meth:`prefill`."""
+
     def __init__(self, model: Qwen3Numpy) -> None:
         self.model = model
-        self.cache: list[tuple[np.ndarray, np.ndarray]] | None = None
         self.valid = np.zeros((0, 0), dtype=bool)
         self.positions = np.zeros(0, dtype=np.int64)
 
@@ -404,7 +407,7 @@ class NumpyEngine:
         results = []
         for candidates in found:
             best = sorted(candidates, key=lambda item: -item[0])[:top_k]
-            results.append([(parse_term_ids(ids), math.exp(value)) for value, ids in best])
+            results.append([(finished_term(ids), math.exp(value)) for value, ids in best])
         return results
 
     @_one_blas_thread

@@ -131,7 +131,7 @@ def format_polynomial(coefficients: Sequence[int], var: str = "n", ascending: bo
     return text
 
 
-def format_rational_polynomial(coefficients: Sequence[Fraction], var: str = "n") -> str:
+def format_rational_polynomial(coefficients: Sequence[Fraction | int], var: str = "n") -> str:
     """Rational polynomial over a common denominator: ``[0, 1/2, 1/2]`` -> ``"(n^2 + n)/2"``."""
     denominator = lcm(*(Fraction(c).denominator for c in coefficients))
     numerators = [int(Fraction(c) * denominator) for c in coefficients]

@@ -203,7 +203,8 @@ def composed(name: str, q: Sequence[Fraction], terms: Sequence[int], offset: int
     if name == "times-n":
         return closed_form([Fraction(0), *q], first=offset)
     if name == "times-n+1":
-        return closed_form([c + d for c, d in zip([*q, 0], [0, *q])], first=offset)
+        zero = Fraction(0)
+        return closed_form([c + d for c, d in zip([*q, zero], [zero, *q])], first=offset)
     if name == "differences":  # a(n) = a(n-1) + q(n-2), n counted from 1
         return f"a(n) = {_after(simplest_polynomial(shift_polynomial(q, 2)), 'a(n-1)')}, {seed}"
     if name == "ratios":  # a(n) = q(n-2)*a(n-1)
@@ -252,7 +253,7 @@ def solve_bisection(
 ) -> Candidate | None:
     """Solve ``b(n) = a(2n)`` and ``c(n) = a(2n+1)`` separately and interleave them again."""
     terms = [int(t) for t in terms]
-    parts = {0: [], 1: []}
+    parts: dict[int, list[int]] = {0: [], 1: []}
     for index, value in enumerate(terms):
         parts[(offset + index) % 2].append(value)
     first_n = {parity: (offset + (offset % 2 != parity)) // 2 for parity in (0, 1)}

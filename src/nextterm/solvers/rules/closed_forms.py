@@ -14,7 +14,7 @@ from fractions import Fraction
 from nextterm.solvers.formula import closed_form, offset_note
 from nextterm.solvers.polynomial import difference_table, extend_table, newton_to_monomial
 from nextterm.solvers.rules.description import Fit, int_bits, rational_bits
-from nextterm.solvers.rules.primitives import PRIMITIVES, Primitive, index_text
+from nextterm.solvers.rules.primitives import PRIMITIVES, Primitive, all_defined, index_text
 from nextterm.solvers.rules.settings import Effort
 from nextterm.solvers.rules.writing import linear_text
 
@@ -76,8 +76,8 @@ def _affine_fits(
     """The fit of ``A*g(i+shift) + B`` with the cheapest constants that reproduce ``terms``."""
     size = len(terms)
     table = primitive.table(shift + size + n_terms)
-    window = table[shift : shift + size + n_terms]
-    if None in window:
+    window = all_defined(table[shift : shift + size + n_terms])
+    if window is None:
         return
     for factor, offset, fitted in _fitting_constants(window[:size], terms):
         if factor.denominator > MAX_DENOMINATOR or offset.denominator > MAX_DENOMINATOR:

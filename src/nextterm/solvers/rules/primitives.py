@@ -9,7 +9,7 @@ primitive, so a search pays for a table once per process.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -88,6 +88,13 @@ def _primes(count: int) -> tuple[int, ...]:
 def prime(n: int) -> int | None:
     """The n-th prime, ``prime(1) = 2`` (python-flint's primality test)."""
     return _primes(-(-n // 256) * 256)[n - 1] if n >= 1 else None
+
+
+def all_defined(values: Sequence[int | None]) -> list[int] | None:
+    """``values`` when every one is defined, else None (a primitive or a term function is
+    undefined somewhere among them)."""
+    defined = [value for value in values if value is not None]
+    return defined if len(defined) == len(values) else None
 
 
 def digit_sum(n: int) -> int:

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from nextterm.solvers.formula import FIRST_INDEX, initial_terms, offset_note
 from nextterm.solvers.rules.description import Fit, choice_bits, int_bits, rational_bits
-from nextterm.solvers.rules.primitives import digit_sum
+from nextterm.solvers.rules.primitives import all_defined, digit_sum
 from nextterm.solvers.rules.writing import linear_text
 
 MAX_DENOMINATOR = 6
@@ -170,9 +170,9 @@ def _fit(template: Template, terms: Sequence[int], n_terms: int, start: int) -> 
     rows, rhs = [], []
     for i in range(seeds, seeds + unknowns):
         history = terms[:i]
-        row = [f.value(history, i + start) for f in template.fitted]
+        row = all_defined([f.value(history, i + start) for f in template.fitted])
         fixed_part = known(history, i + start)
-        if None in row or fixed_part is None:
+        if row is None or fixed_part is None:
             return None
         rows.append(row)
         rhs.append(terms[i] - fixed_part)
@@ -185,8 +185,8 @@ def _fit(template: Template, terms: Sequence[int], n_terms: int, start: int) -> 
 
     def step(history: Sequence[int], n: int) -> Fraction | None:
         base = known(history, n)
-        values = [f.value(history, n) for f in template.fitted]
-        if base is None or None in values:
+        values = all_defined([f.value(history, n) for f in template.fitted])
+        if base is None or values is None:
             return None
         return base + sum((c * v for c, v in zip(coefficients, values)), Fraction(0))
 
