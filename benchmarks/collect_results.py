@@ -24,6 +24,7 @@ ORDER = [
     ("polynomial.md", "Polynomial continuation, solvers"),
     ("calibration.md", "Learned ranker: per-source coverage and calibration on the held-out split"),
     ("forecast.md", "Forecast route for measured series (M1-111)"),
+    ("trend-guard.md", "Trend and level guards on OEIS rows"),
     ("predict.md", "Latency of `nextterm predict`"),
     ("startup.md", "Start-up of the `nextterm predict` process: numpy vs torch engine"),
     ("batch.md", "Batch mode: `nextterm predict --file`"),
