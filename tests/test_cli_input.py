@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -436,16 +437,47 @@ def test_a_short_continuation_says_so():
     assert "only" not in describe_candidate(short, 1, 2)
 
 
-def test_eval_data_ships_with_the_package(tmp_path, monkeypatch, capsys):
-    from nextterm.evals.runner import SuiteConfig
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+
+def test_fetch_from_copies_the_eval_files_and_eval_runs_from_the_cache(
+    tmp_path, monkeypatch, capsys
+):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NEXTTERM_CACHE", str(cache))
     monkeypatch.delenv("NEXTTERM_DATA", raising=False)
-    config = SuiteConfig()
-    iq57, m1 = config.path_of("iq57"), config.path_of("m1")
-    assert len(iq57.read_text().splitlines()) == 57 and len(m1.read_text().splitlines()) == 111
-    readme = (iq57.parent / "README.md").read_text()
-    assert "CC BY-SA 4.0" in readme and "LGPL-3.0" in readme
-    monkeypatch.chdir(tmp_path)  # far from any checkout's ../shared/data
+    assert main(["data", "fetch", "--from", str(SHARED_DATA / "oeis"), "--no-index"]) == 0
+    assert "`nextterm data fetch --from DIR` copies them" in capsys.readouterr().out
+    assert not (cache / "evals").exists()
+    assert main(["data", "fetch", "--from", str(SHARED_DATA), "--no-index"]) == 0
+    out = capsys.readouterr().out
+    assert "CC BY-SA 4.0" in out and "LGPL-3.0" in out
+    assert len((cache / "evals" / "iq57.jsonl").read_text().splitlines()) == 57
+    assert len((cache / "evals" / "m1_111.jsonl").read_text().splitlines()) == 111
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # far from any checkout's ../shared/data
     argv = ["eval", "iq57", "--predictor", "solvers", "--out", str(tmp_path / "out")]
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith("iq57: accuracy ")
+
+
+@pytest.mark.parametrize("benchmark, name", [("iq57", "iq57.jsonl"), ("m1", "m1_111.jsonl")])
+def test_eval_without_its_data_file_says_how_to_fetch_it(
+    benchmark, name, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("NEXTTERM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("NEXTTERM_DATA", raising=False)
+    argv = ["eval", benchmark, "--predictor", "solvers", "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert str(tmp_path / "cache" / "evals" / name) in error
+    assert "nextterm data fetch --from DIR" in error
+    monkeypatch.setenv("NEXTTERM_DATA", str(tmp_path / "data"))
+    assert main(argv) == 2
+    assert str(tmp_path / "data" / "evals" / name) in capsys.readouterr().err
+    from nextterm.resources import require_eval_data_file
+
+    found = require_eval_data_file(benchmark, SHARED_DATA)  # --data-dir comes before the rest
+    assert found == SHARED_DATA / "evals" / name

@@ -1,8 +1,10 @@
-"""Where nextterm keeps what a user fetches once: the OEIS files and the lookup index built from
-them (``nextterm data fetch``), found again by ``predict``, ``serve`` and ``eval``.
+"""Where nextterm keeps what a user fetches once: the OEIS files, the lookup index built from
+them and the evaluation files (``nextterm data fetch``), found again by ``predict``, ``serve`` and
+``eval``.
 
 The folder is ``$NEXTTERM_CACHE`` when set, else ``$XDG_CACHE_HOME/nextterm``, else
-``~/.cache/nextterm``. ``$NEXTTERM_LOOKUP_INDEX`` names an index file elsewhere.
+``~/.cache/nextterm``. ``$NEXTTERM_LOOKUP_INDEX`` names an index file elsewhere;
+``$NEXTTERM_DATA`` names a folder holding ``evals/iq57.jsonl`` and ``evals/m1_111.jsonl``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from nextterm.errors import NextTermError
 CACHE_ENV = "NEXTTERM_CACHE"
 INDEX_ENV = "NEXTTERM_LOOKUP_INDEX"
 INDEX_NAME = "lookup.idx"
+DATA_ENV = "NEXTTERM_DATA"
+EVAL_FILES = {"iq57": "iq57.jsonl", "m1": "m1_111.jsonl"}
+"""The data file of each benchmark that reads one, under ``evals/`` of a data folder."""
 
 MISSING_INDEX_HINT = (
     "note: no OEIS lookup index, so sequences are not named and relatives are not looked up; "
@@ -53,6 +58,26 @@ def find_lookup_index() -> Path | None:
         return path
     path = default_index_path()
     return path if path.is_file() else None
+
+
+def eval_data_file(benchmark: str, data_dir: Path | None = None) -> Path:
+    """The file a benchmark of :data:`EVAL_FILES` reads (which may not exist): under ``evals/`` of
+    ``data_dir`` when given, else of ``$NEXTTERM_DATA`` when set, else of the cache folder, where
+    ``nextterm data fetch --from DIR`` copies it."""
+    if data_dir is None and os.environ.get(DATA_ENV):
+        data_dir = Path(os.environ[DATA_ENV]).expanduser()
+    return (data_dir if data_dir is not None else cache_dir()) / "evals" / EVAL_FILES[benchmark]
+
+
+def require_eval_data_file(benchmark: str, data_dir: Path | None = None) -> Path:
+    """:func:`eval_data_file` when it exists, else a :class:`ResourceError` saying how to get it."""
+    path = eval_data_file(benchmark, data_dir)
+    if not path.is_file():
+        raise ResourceError(
+            f"{benchmark}: no data file at {path}; `nextterm data fetch --from DIR` copies "
+            f"DIR/evals/{EVAL_FILES[benchmark]} into the cache (or pass --data-dir DIR)"
+        )
+    return path
 
 
 def add_lookup_arguments(parser: argparse.ArgumentParser) -> None:

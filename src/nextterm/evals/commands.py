@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data-dir",
         type=Path,
         help="folder with evals/iq57.jsonl and evals/m1_111.jsonl "
-        "(default: $NEXTTERM_DATA, else the copies shipped with nextterm)",
+        "(default: $NEXTTERM_DATA, else the cache folder `nextterm data fetch --from DIR` fills)",
     )
     parser.add_argument(
         "--heldout", type=Path, help="the data build's folder or heldout.jsonl (OEIS benchmark)"

@@ -9,15 +9,14 @@ PNG plots (``polynomial_accuracy_by_k.png``, ``oeis_accuracy_by_length.png``,
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from nextterm.evals import iq57, m1, oeis, polynomial, report
 from nextterm.evals.common import BenchmarkResult, EvalError, Predictor, write_jsonl
+from nextterm.resources import EVAL_FILES, eval_data_file, require_eval_data_file
 
 BENCHMARKS = ("polynomial", "iq57", "oeis", "m1")
 PLOTS = {
@@ -27,30 +26,13 @@ PLOTS = {
 }
 
 
-DATA_FILES = {"iq57": "iq57.jsonl", "m1": "m1_111.jsonl"}
-"""The data file of each benchmark that ships with the package (``nextterm/evals/data``)."""
-
-
-def packaged_data_file(benchmark: str) -> Path:
-    """The copy of a benchmark's data file inside the package (its README gives source and
-    licence)."""
-    return Path(str(resources.files("nextterm.evals") / "data" / DATA_FILES[benchmark]))
-
-
-def default_data_dir() -> Path | None:
-    """``$NEXTTERM_DATA`` when set (a folder with ``evals/iq57.jsonl`` and ``evals/m1_111.jsonl``),
-    else None: the files shipped inside the package."""
-    named = os.environ.get("NEXTTERM_DATA")
-    return Path(named).expanduser() if named else None
-
-
 @dataclass
 class SuiteConfig:
     """Where the data is and how each benchmark runs.
 
     Attributes:
         data_dir: folder with ``evals/iq57.jsonl`` and ``evals/m1_111.jsonl`` (default:
-            :func:`default_data_dir`, else the copies shipped inside the package).
+            ``$NEXTTERM_DATA``, else the cache folder; see :func:`nextterm.resources.eval_data_file`).
         heldout: the data build's folder or its ``heldout.jsonl`` (OEIS benchmark).
         oeis_limit: score a seeded sample of this many held-out items (None: all).
         samples: polynomial samples per (degree, k); the protocol's 200 by default.
@@ -69,11 +51,8 @@ class SuiteConfig:
 
     def path_of(self, benchmark: str) -> Path | None:
         """The data file a benchmark reads, or None when none is configured."""
-        if benchmark in DATA_FILES:
-            data = self.data_dir or default_data_dir()
-            if data is None:
-                return packaged_data_file(benchmark)
-            return data / "evals" / DATA_FILES[benchmark]
+        if benchmark in EVAL_FILES:
+            return eval_data_file(benchmark, self.data_dir)
         if benchmark == "oeis":
             return oeis.resolve_heldout(self.heldout) if self.heldout else None
         return None
@@ -86,7 +65,10 @@ def run_benchmark(name: str, predictor: Predictor, config: SuiteConfig) -> Bench
     if name == "polynomial":
         settings = polynomial.PolynomialConfig(samples=config.samples, seed=config.seed)
         return polynomial.run(predictor, settings, batch_size=config.batch_size)
-    path = config.path_of(name)
+    if name in EVAL_FILES:
+        path = require_eval_data_file(name, config.data_dir)
+    else:
+        path = config.path_of(name)
     if path is None:
         raise EvalError("the OEIS benchmark needs the data build's held-out file (--heldout)")
     if not path.is_file():
