@@ -60,7 +60,9 @@ def main() -> int:
     parser.add_argument("--endpoint", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--endpoint-model")
     parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=BENCHMARKS)
-    parser.add_argument("--data-dir", type=Path, help="shared data folder (default ../shared/data)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="folder with evals/ (default: $NEXTTERM_DATA, else the cache)"
+    )
     parser.add_argument(
         "--heldout", type=Path, default=Path("runs/data"), help="data build folder or heldout.jsonl"
     )
