@@ -166,6 +166,18 @@ def _text_tokenizer(model, tokenizer):
     return tokenizer
 
 
+def replace_directory(finished: Path, target: Path) -> None:
+    """Put the finished folder ``finished`` at ``target`` by renames only: an existing ``target``
+    is moved aside first and removed after, so readers see the old folder or the new one."""
+    if target.exists():
+        retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, retired)
+        os.replace(finished, target)
+        shutil.rmtree(retired)
+    else:
+        os.replace(finished, target)
+
+
 def save_checkpoint(
     model,
     directory: str | Path,
@@ -223,13 +235,7 @@ def save_checkpoint(
             tokenizer.save_pretrained(temporary)
         (temporary / META_FILE).write_text(meta_text)
         _fsync_tree(temporary)
-        if target.exists():
-            retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, retired)
-            os.replace(temporary, target)
-            shutil.rmtree(retired)
-        else:
-            os.replace(temporary, target)
+        replace_directory(temporary, target)
         _fsync_directory(target.parent)
     finally:
         if temporary.exists():

@@ -15,7 +15,6 @@ predictor kind, same data file, limit, seed and item count). See docs/checkpoint
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
 import uuid
@@ -240,7 +239,7 @@ def _product(shape: list[int]) -> int:
 
 def _install(source: Path, target: Path, card: str) -> None:
     """Copy ``source`` beside ``target`` with its card, check it loads, then swap it into place."""
-    from nextterm.models.checkpoint import load_checkpoint
+    from nextterm.models.checkpoint import load_checkpoint, replace_directory
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -256,13 +255,7 @@ def _install(source: Path, target: Path, card: str) -> None:
                 f"carries at most {MAX_BYTES // 2**20} MiB"
             )
         load_checkpoint(staging)
-        if target.exists():
-            retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, retired)
-            os.replace(staging, target)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, target)
+        replace_directory(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
