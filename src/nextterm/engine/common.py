@@ -9,6 +9,7 @@ process that only needs it) starts without it.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -131,6 +132,18 @@ def finished_term(ids: list[int]) -> int:
     if value is None:
         raise AssertionError(f"the term grammar let a malformed term through: {ids}")
     return value
+
+
+def best_terms(
+    found: list[list[tuple[float, list[int]]]], top_k: int
+) -> list[list[tuple[int, float]]]:
+    """Each row's ``top_k`` finished terms of a beam search, most probable first, as
+    ``(value, probability)`` from ``(log-probability, digit ids)``."""
+    results = []
+    for candidates in found:
+        best = sorted(candidates, key=lambda item: -item[0])[:top_k]
+        results.append([(finished_term(ids), math.exp(value)) for value, ids in best])
+    return results
 
 
 @dataclass

@@ -38,8 +38,8 @@ from nextterm.engine.common import (
     TERM_CAP_SLACK,
     Cancelled,
     EngineError,
+    best_terms,
     cancel_when,
-    finished_term,
     fit_prompt,
     fit_prompts,
     plan_scoring,
@@ -394,11 +394,7 @@ class Engine:
             )
             session.select((base + parent).flatten())
             logits = session.step(tokens.flatten())
-        results = []
-        for candidates in found:
-            best = sorted(candidates, key=lambda item: -item[0])[:top_k]
-            results.append([(finished_term(ids), math.exp(value)) for value, ids in best])
-        return results
+        return best_terms(found, top_k)
 
     @staticmethod
     def _collect(

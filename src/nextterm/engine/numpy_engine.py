@@ -30,7 +30,7 @@ from nextterm.engine.common import (
     MAX_TERM_TOKENS,
     TERM_CAP_SLACK,
     EngineError,
-    finished_term,
+    best_terms,
     fit_prompts,
     plan_scoring,
     split_terms,
@@ -404,11 +404,7 @@ class NumpyEngine:
             )
             session.select((base + parent).ravel())
             logits = session.step(tokens.ravel())
-        results = []
-        for candidates in found:
-            best = sorted(candidates, key=lambda item: -item[0])[:top_k]
-            results.append([(finished_term(ids), math.exp(value)) for value, ids in best])
-        return results
+        return best_terms(found, top_k)
 
     @_one_blas_thread
     def score_terms(
