@@ -4,10 +4,10 @@
 
 Takes a seeded sample of the data build's held-out prompts, runs the first ``--side-by-side`` of
 them once per process (start-up and model load each time) and in one ``--file`` call, compares the
-answers, then times one ``--file`` call on all ``--total`` prompts. The default predictor (hybrid
-with the shipped model and its ranker) runs in both; ``--no-lookup`` by default, so that no lookup
-index is loaded per call (``--lookup-index FILE`` uses one). Writes
-``benchmarks/results/batch.{json,md}``.
+answers, then times one ``--file`` call on all ``--total`` prompts (the default ``--jobs``: one
+worker process per core). The default predictor (hybrid with the shipped model and its ranker)
+runs in both; ``--no-lookup`` by default, so that no lookup index is loaded per call
+(``--lookup-index FILE`` uses one). Writes ``benchmarks/results/batch.{json,md}``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from nextterm.batch import default_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -88,6 +90,7 @@ def main() -> int:
         ),
         "options": options,
         "side_by_side": len(few),
+        "jobs_side_by_side": default_jobs(len(few)),
         "single_seconds": single_seconds,
         "single_per_sequence_s": per_single,
         "file_seconds_side_by_side": few_seconds,
@@ -99,6 +102,7 @@ def main() -> int:
     all_seconds, all_answers = _file_call(prompts, options)
     result |= {
         "total": len(prompts),
+        "jobs_total": default_jobs(len(prompts)),
         "file_seconds_total": all_seconds,
         "file_sequences_per_s_total": len(prompts) / all_seconds,
         "file_lines_total": len(all_answers),
@@ -132,7 +136,8 @@ def _write(r: dict) -> None:
             f"{r['file_sequences_per_s_total']:.2f} |"
         )
         summary += (
-            f" On {r['total']} sequences (one start-up and model load shared by all) it is "
+            f" On {r['total']} sequences (one start-up and model load shared by all; "
+            f"{r['jobs_total']} worker processes, the default `--jobs` here) it is "
             f"{r['speedup_total']:.1f}x faster per sequence ({r['file_lines_total']} result lines)."
         )
     table = "\n".join(rows)

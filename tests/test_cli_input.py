@@ -149,6 +149,11 @@ CASES = [
         "{tmp}/empty.txt holds no sequences: write one sequence a line",
     ),
     (["predict", "--file", "{tmp}/good.txt", "1,2"], "give the terms or --file, not both"),
+    (["predict", "--jobs", "2", "1,2"], "--jobs applies to --file: give a file of sequences"),
+    (
+        ["predict", "--jobs", "0", "--file", "{tmp}/good.txt"],
+        "--jobs must be between 1 and 256, got 0",
+    ),
     # lookup takes the same terms
     (["lookup", "1,,2"], "term 2 is empty (two separators in a row)"),
     (["lookup", "(1),(2)"], f"term 1 contains ')': {BRACKETS}"),

@@ -152,3 +152,14 @@ def test_predict_command_imports_no_torch(tmp_path):
         lines = result.stdout.splitlines()
         assert lines[0] == "32"
         assert lines[-1] == imported
+
+
+def test_attention_in_row_groups_changes_nothing(monkeypatch, random_checkpoint):
+    import nextterm.engine.numpy_engine as numpy_engine
+
+    engine = NumpyEngine.from_pretrained(random_checkpoint)
+    whole = engine.beam_next_term(SEQUENCES, beam_width=4, top_k=3)
+    scores = engine.score_terms(SEQUENCES, CANDIDATES)
+    monkeypatch.setattr(numpy_engine, "ATTENTION_CHUNK", 1)  # one row at a time
+    assert engine.beam_next_term(SEQUENCES, beam_width=4, top_k=3) == whole
+    assert engine.score_terms(SEQUENCES, CANDIDATES) == scores

@@ -52,6 +52,7 @@ MAX_NEXT_TERMS = 100
 """Most next terms ``-n`` asks for: the shipped model's context (512 tokens) holds little more."""
 MAX_TOP_K = 50
 MAX_BEAM = 64
+MAX_JOBS = 256
 TERMS_COMMANDS = ("predict", "lookup")
 """Subcommands whose positional arguments are terms (``-1,2,-3`` is a term there, not an option)."""
 
@@ -71,6 +72,8 @@ def _read_file_items(args: argparse.Namespace):
 def _run_predict(args: argparse.Namespace) -> int:
     from nextterm.sequences import parse_terms
 
+    if args.jobs is not None and not args.file:
+        raise UsageError("--jobs applies to --file: give a file of sequences")
     items = _read_file_items(args) if args.file else None
     terms = None if items else parse_terms(terms_text(args.terms))
     from nextterm.predict import load_predictor, predict
@@ -81,17 +84,18 @@ def _run_predict(args: argparse.Namespace) -> int:
         # environment variable, so that transformers is imported only if that engine is used.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     index = lookup_index_from(args) if kind == "hybrid" else None
-    predictor = load_predictor(
-        kind,
-        model=args.model,
-        device=args.device,
-        beam_width=args.beam,
-        lookup_index=index,
-        with_model=not args.no_model,
-        effort=args.effort,
-    )
+    load = {
+        "kind": kind,
+        "model": args.model,
+        "device": args.device,
+        "beam_width": args.beam,
+        "lookup_index": index,
+        "with_model": not args.no_model,
+        "effort": args.effort,
+    }
+    predictor = load_predictor(**load)
     if items:
-        status = _predict_file(args, predictor, items)
+        status = _predict_file(args, load, predictor, items)
         if kind == "hybrid":
             note_missing_index(args, index)
         return status
@@ -129,13 +133,11 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_file(args: argparse.Namespace, predictor, items) -> int:
+def _predict_file(args: argparse.Namespace, load: dict, predictor, items) -> int:
     """One result line per sequence of ``--file``; status 1 when any got no credible answer."""
-    from nextterm.batch import json_line, run_batch, text_line
+    from nextterm.batch import Recipe, default_jobs, json_line, run_batch, text_line
 
-    def predict_batch(sequences: list[list[int]]) -> list[list[Candidate]]:
-        found = predictor.predict_batch(sequences, n_terms=args.n, top_k=args.top_k)
-        return [[c for c in row if c.confidence >= args.min_confidence] for row in found]
+    recipe = Recipe(load, n_terms=args.n, top_k=args.top_k, min_confidence=args.min_confidence)
 
     def write(item, candidates: list[Candidate]) -> None:
         if args.json:
@@ -143,8 +145,10 @@ def _predict_file(args: argparse.Namespace, predictor, items) -> int:
         else:
             print(text_line(candidates, lambda c: describe_candidate(c, None, args.n)), flush=True)
 
+    # An accelerator batches by itself: worker processes would each hold a copy of the model.
+    jobs = args.jobs or (default_jobs(len(items)) if args.device in (None, "cpu") else 1)
     progress = sys.stderr is not None and sys.stderr.isatty()
-    unanswered = run_batch(items, predict_batch, write, progress=progress)
+    unanswered = run_batch(items, recipe, write, predictor=predictor, jobs=jobs, progress=progress)
     return EXIT_NO_ANSWER if unanswered else 0
 
 
@@ -174,6 +178,12 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
         "--file",
         type=existing_file("--file", stdin=True),
         help="predict every sequence of FILE (one a line; - for stdin): one result per line",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int_between("--jobs", 1, MAX_JOBS),
+        help="worker processes for --file (default: one per CPU core, one per batch of 64 "
+        "sequences at most; 1 with --device cuda or mps)",
     )
     parser.add_argument(
         "-n",

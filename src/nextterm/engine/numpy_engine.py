@@ -41,6 +41,9 @@ from nextterm.engine.grammar import CONTENT_IDS, START, GrammarTables
 from nextterm.tokenizer import PAD_ID, SEP_ID, STOP_IDS, VOCAB_SIZE
 
 _STOPS = list(STOP_IDS)
+ATTENTION_CHUNK = 1 << 18
+"""Attention scores (floats) computed at once: rows of a batch go through attention in groups of
+about this many, which stay in the CPU's cache."""
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -148,13 +151,18 @@ class Qwen3Numpy:
             )
             updated.append(kv)
             x = x + attended
-            h = _rms_norm(x, layer["post"], self.eps)
-            gate = h @ layer["gate_proj"].T
-            x = (
-                x
-                + ((gate / (1.0 + np.exp(-gate))) * (h @ layer["up_proj"].T)) @ layer["down_proj"].T
-            )
+            x = x + self._mlp(layer, _rms_norm(x, layer["post"], self.eps))
         return _rms_norm(x[:, -1], self.norm, self.eps) @ self.head.T, updated
+
+    @staticmethod
+    def _mlp(layer, h: np.ndarray) -> np.ndarray:
+        """SwiGLU, in place on the gate (a prefill's activations are large)."""
+        gate = h @ layer["gate_proj"].T
+        denominator = np.exp(-gate)
+        denominator += 1.0
+        gate /= denominator
+        gate *= h @ layer["up_proj"].T
+        return gate @ layer["down_proj"].T
 
     def _attention(self, layer, x, cos, sin, bias, cache, index):
         rows, length, _ = x.shape
@@ -175,9 +183,21 @@ class Qwen3Numpy:
             k = np.concatenate([cache[index][0], k], axis=2)
             v = np.concatenate([cache[index][1], v], axis=2)
         grouped = q.reshape(rows, self.kv_heads, groups, length, d)
-        scores = grouped @ k[:, :, None].swapaxes(-1, -2) * np.float32(d**-0.5) + bias
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        out = (scores / scores.sum(axis=-1, keepdims=True)) @ v[:, :, None]
+        keys_t, values = k[:, :, None].swapaxes(-1, -2), v[:, :, None]
+        scale = np.float32(d**-0.5)
+        out = np.empty_like(grouped)
+        # A few rows at a time, in place: a prefill's scores of every row at once are hundreds
+        # of megabytes, whose passes (max, exp, sum, divide) ran at memory speed.
+        step = max(1, ATTENTION_CHUNK // (self.heads * length * k.shape[2]))
+        for start in range(0, rows, step):
+            part = slice(start, start + step)
+            scores = grouped[part] @ keys_t[part]
+            scores *= scale
+            scores += bias[part]
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            np.matmul(scores, values[part], out=out[part])
         out = out.reshape(rows, self.heads, length, d).transpose(0, 2, 1, 3)
         return out.reshape(rows, length, self.heads * d) @ layer["o_proj"].T, (k, v)
 
