@@ -120,7 +120,14 @@ def test_features_of_a_value_several_sources_give():
     assert row["rule_compression"] == 30.0 and math.isnan(row["lookup_votes"])
     assert row["model_rank"] == 0 and row["model_gap"] == 0
     assert row["continues_direction"] == 1 and row["inside_range"] == 0
-    assert dict(zip(FEATURES, rows[1]))["model_rank"] == 1
+    assert row["value_seen"] == 0 and row["step_seen"] == 0  # 13 - 8 is no step of the terms
+    runner_up = dict(zip(FEATURES, rows[1]))
+    assert runner_up["model_rank"] == 1 and runner_up["step_seen"] == 1  # 11 - 8 = 5 - 2
+    repeat = dict(zip(FEATURES, feature_matrix([1, 2, 1, 2, 1], group_by_value([other]), None)[0]))
+    assert repeat["value_seen"] == 0 and repeat["step_seen"] == 0
+    two = Candidate(2, 0.5, "model", "model probability 0.5", (2,))
+    repeat = dict(zip(FEATURES, feature_matrix([1, 2, 1, 2, 1], group_by_value([two]), None)[0]))
+    assert repeat["value_seen"] == 2 and repeat["step_seen"] == 1
     assert feature_matrix([5], [], None).shape == (0, len(FEATURES))
 
 

@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--short-prefixes", type=int, default=1000, help="prefixes of validation sequences"
     )
     parser.add_argument(
-        "--puzzle-prefixes", type=int, default=1000, help="prefixes of rule-made sequences"
+        "--puzzle-prefixes", type=int, default=3000, help="prefixes of rule-made sequences"
     )
     parser.add_argument(
         "--effort", choices=EFFORT_NAMES, default="default", help="rule search effort"

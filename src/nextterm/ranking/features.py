@@ -5,7 +5,9 @@ value; each distinct value becomes one row of :data:`FEATURES`: the raw confiden
 it, whether a rule verified it and how strongly (spare terms, digits of evidence, description
 length and compression), the lookup's agreement, the model's teacher-forced log-probability of the
 value and its rank among the prompt's values, how many sources agree, and how the value sits
-against the trend of the last given terms. Missing values are NaN (the trees route them).
+against the trend of the last given terms (and whether the value, or its step from the last term,
+already occurs among the given terms and their steps: repeats and recurring steps are what
+periodic and piecewise sequences continue with). Missing values are NaN (the trees route them).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ FEATURES = (
     "step_ratio",
     "continues_direction",
     "inside_range",
+    "value_seen",
+    "step_seen",
 )
 """Column names of a feature row, in order."""
 
@@ -87,6 +91,13 @@ def _trend(terms: Sequence[int], value: int) -> tuple[float, float, float]:
     return ratio, same, inside
 
 
+def _seen(terms: Sequence[int], value: int) -> tuple[float, float]:
+    """How often ``value`` occurs among the terms, and whether its step from the last term equals
+    a step between two consecutive terms."""
+    steps = {b - a for a, b in zip(terms, terms[1:])}
+    return float(terms.count(value)), float(value - terms[-1] in steps)
+
+
 def feature_row(
     terms: Sequence[int],
     group: ValueGroup,
@@ -128,6 +139,7 @@ def feature_row(
         ratio,
         same,
         inside,
+        *_seen(terms, group.value),
     ]
 
 

@@ -45,21 +45,35 @@ def short_prefixes(items: Sequence[EvalItem], count: int, seed: int) -> list[Eva
     return result
 
 
+PUZZLE_SHOWN = 4
+"""Fewest terms a puzzle-sized prefix shows."""
+
+
 def puzzle_prefixes(count: int, seed: int) -> list[EvalItem]:
-    """``count`` items asking for term k+1 of a synthetic rule-made sequence from its first k."""
+    """``count`` items asking for term k+1 of a synthetic rule-made sequence from its first k.
+
+    A third come from the build's synthetic families as they are (coefficients up to thousands,
+    2 <= k <= 8); two thirds have small coefficients (below 10) and show 4 <= k <= 8 terms, the
+    size of a puzzle in a test, where a rule with a single spare term is usually the intended one.
+    """
     from nextterm.data.synthetic import SyntheticConfig, generate
 
     rng = random.Random(f"puzzles-{seed}")
-    config = SyntheticConfig(min_terms=9, max_terms=9, max_term_digits=30)
+    as_built = SyntheticConfig(min_terms=9, max_terms=9, max_term_digits=30)
+    small = SyntheticConfig(
+        min_terms=9, max_terms=9, max_term_digits=30, max_coefficient_exponent=1
+    )
     result: list[EvalItem] = []
     while len(result) < count:
-        made = generate(rng, config)
+        puzzle_sized = len(result) % 3 != 0
+        made = generate(rng, small if puzzle_sized else as_built)
         if made is None:
             continue
         family, terms = made
-        k = rng.randint(SHORTEST_PREFIX, LONGEST_PREFIX)
+        k = rng.randint(PUZZLE_SHOWN if puzzle_sized else SHORTEST_PREFIX, LONGEST_PREFIX)
+        kind = "small" if puzzle_sized else "built"
         result.append(
-            EvalItem(f"puzzle-{len(result)}:{family}:first{k}", tuple(terms[:k]), terms[k])
+            EvalItem(f"puzzle-{len(result)}:{kind}-{family}:first{k}", tuple(terms[:k]), terms[k])
         )
     return result
 
