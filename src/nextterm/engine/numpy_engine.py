@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -123,36 +124,76 @@ class Qwen3Numpy:
             layer["post"] = weights[f"{prefix}post_attention_layernorm.weight"]
             self.layers.append(layer)
 
-    def forward(
-        self,
-        ids: np.ndarray,
-        positions: np.ndarray,
-        valid: np.ndarray,
-        cache: list[tuple[np.ndarray, np.ndarray]] | None,
-    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """Logits ``[B, V]`` after the last of ``ids`` ``[B, T]`` (at ``positions`` ``[B, T]``),
-        and the new per-layer keys and values. ``valid`` ``[B, S]`` marks the real (not padded)
-        positions of the cache and of these tokens; ``cache`` is None for a prefill."""
-        rows, length = ids.shape
-        past = 0 if cache is None else cache[0][0].shape[2]
-        angles = positions[..., None].astype(np.float32) * self.inv_freq
-        angles = np.concatenate([angles, angles], axis=-1)[:, None]  # [B, 1, T, d]
-        cos, sin = np.cos(angles), np.sin(angles)
-        keys = np.arange(past + length)
-        queries = past + np.arange(length)
-        allowed = (keys[None, :] <= queries[:, None])[None] & valid[:, None, :]
-        allowed |= (keys[None, :] == queries[:, None])[None]  # a padded query attends to itself
+    def prefill(
+        self, ids: np.ndarray, positions: np.ndarray, valid: np.ndarray
+    ) -> tuple[np.ndarray, PromptCache]:
+        """Logits ``[P, V]`` after the last of ``ids`` ``[P, T]`` (at ``positions`` ``[P, T]``;
+        ``valid`` marks the real, not padded, tokens) and the prompts' keys and values."""
+        length = ids.shape[1]
+        cos, sin = self._rotary(positions)
+        causal = np.arange(length)[None, :] <= np.arange(length)[:, None]
+        allowed = causal[None] & valid[:, None, :]
+        allowed |= np.eye(length, dtype=bool)[None]  # a padded query attends to itself
         bias = np.where(allowed, np.float32(0.0), np.float32(-np.inf))[:, None, None]
         x = self.embed[ids]
-        updated = []
+        layers = []
         for index, layer in enumerate(self.layers):
-            attended, kv = self._attention(
-                layer, _rms_norm(x, layer["input"], self.eps), cos, sin, bias, cache, index
-            )
-            updated.append(kv)
-            x = x + attended
+            q, k, v = self._project(layer, x, cos, sin)
+            layers.append((k, v))
+            if index == len(self.layers) - 1:  # past its keys and values, only the last token
+                q, bias, x = q[:, :, -1:], bias[..., -1:, :], x[:, -1:]
+            x = x + self._prompt_attention(layer, q, k, v, bias)
             x = x + self._mlp(layer, _rms_norm(x, layer["post"], self.eps))
-        return _rms_norm(x[:, -1], self.norm, self.eps) @ self.head.T, updated
+        padding = np.where(valid, np.float32(0.0), np.float32(-np.inf))
+        return self._logits(x[:, -1]), PromptCache(layers, padding)
+
+    def decode(
+        self, tokens: np.ndarray, prompt: PromptCache, state: DecodeState
+    ) -> tuple[np.ndarray, DecodeState]:
+        """Logits ``[N, V]`` after one more token per decode row, and the rows' new state."""
+        cos, sin = self._rotary(state.positions[:, None])
+        order = np.argsort(state.owner, kind="stable")
+        first = np.searchsorted(state.owner[order], state.owner[order])
+        slot = np.empty(len(order), dtype=np.int64)
+        slot[order] = np.arange(len(order)) - first
+        rows = _PromptRows(state.owner, slot, int(slot.max()) + 1, prompt.padding[state.owner])
+        x = self.embed[np.asarray(tokens).reshape(-1, 1)]
+        layers = []
+        for (prompt_k, prompt_v), (own_k, own_v), layer in zip(
+            prompt.layers, state.layers, self.layers
+        ):
+            q, k, v = self._project(layer, x, cos, sin)
+            own_k = np.concatenate([own_k, k], axis=2)
+            own_v = np.concatenate([own_v, v], axis=2)
+            layers.append((own_k, own_v))
+            x = x + self._decode_attention(layer, q, (prompt_k, prompt_v), (own_k, own_v), rows)
+            x = x + self._mlp(layer, _rms_norm(x, layer["post"], self.eps))
+        return self._logits(x[:, -1]), DecodeState(state.owner, state.positions + 1, layers)
+
+    def _rotary(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cosines and sines ``[B, 1, T, d]`` at ``positions`` ``[B, T]``, once per forward."""
+        angles = positions[..., None].astype(np.float32) * self.inv_freq
+        angles = np.concatenate([angles, angles], axis=-1)[:, None]
+        return np.cos(angles), np.sin(angles)
+
+    def _logits(self, last: np.ndarray) -> np.ndarray:
+        return _rms_norm(last, self.norm, self.eps) @ self.head.T
+
+    def _project(self, layer, x: np.ndarray, cos: np.ndarray, sin: np.ndarray):
+        """Queries, keys and values ``[B, heads, T, d]`` of ``x`` ``[B, T, hidden]``, rotated."""
+        rows, length, _ = x.shape
+        h = _rms_norm(x, layer["input"], self.eps)
+
+        def heads(weight: np.ndarray, count: int, norm: np.ndarray | None) -> np.ndarray:
+            projected = (h @ weight.T).reshape(rows, length, count, self.head_dim)
+            if norm is not None:
+                projected = _rms_norm(projected, norm, self.eps)
+            return projected.transpose(0, 2, 1, 3)
+
+        q = heads(layer["q_proj"], self.heads, layer["q_norm"])
+        k = heads(layer["k_proj"], self.kv_heads, layer["k_norm"])
+        v = heads(layer["v_proj"], self.kv_heads, None)
+        return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
 
     @staticmethod
     def _mlp(layer, h: np.ndarray) -> np.ndarray:
@@ -164,25 +205,9 @@ class Qwen3Numpy:
         gate *= h @ layer["up_proj"].T
         return gate @ layer["down_proj"].T
 
-    def _attention(self, layer, x, cos, sin, bias, cache, index):
-        rows, length, _ = x.shape
-        d, groups = self.head_dim, self.heads // self.kv_heads
-
-        def heads(weight: np.ndarray, count: int, norm: np.ndarray | None) -> np.ndarray:
-            projected = (x @ weight.T).reshape(rows, length, count, d)
-            if norm is not None:
-                projected = _rms_norm(projected, norm, self.eps)
-            return projected.transpose(0, 2, 1, 3)
-
-        q = heads(layer["q_proj"], self.heads, layer["q_norm"])
-        k = heads(layer["k_proj"], self.kv_heads, layer["k_norm"])
-        v = heads(layer["v_proj"], self.kv_heads, None)
-        q = q * cos + _rotate_half(q) * sin
-        k = k * cos + _rotate_half(k) * sin
-        if cache is not None:
-            k = np.concatenate([cache[index][0], k], axis=2)
-            v = np.concatenate([cache[index][1], v], axis=2)
-        grouped = q.reshape(rows, self.kv_heads, groups, length, d)
+    def _prompt_attention(self, layer, q, k, v, bias) -> np.ndarray:
+        rows, _, length, d = q.shape
+        grouped = q.reshape(rows, self.kv_heads, self.heads // self.kv_heads, length, d)
         keys_t, values = k[:, :, None].swapaxes(-1, -2), v[:, :, None]
         scale = np.float32(d**-0.5)
         out = np.empty_like(grouped)
@@ -199,43 +224,120 @@ class Qwen3Numpy:
             scores /= scores.sum(axis=-1, keepdims=True)
             np.matmul(scores, values[part], out=out[part])
         out = out.reshape(rows, self.heads, length, d).transpose(0, 2, 1, 3)
-        return out.reshape(rows, length, self.heads * d) @ layer["o_proj"].T, (k, v)
+        return out.reshape(rows, length, self.heads * d) @ layer["o_proj"].T
+
+    def _decode_attention(self, layer, q, prompt_kv, own_kv, rows: _PromptRows) -> np.ndarray:
+        """One query per decode row over its prompt's keys (shared, read in place: the queries of
+        a prompt's rows are gathered into slots instead) and over its own generated keys."""
+        count, d = len(rows.owner), self.head_dim
+        groups = self.heads // self.kv_heads
+        (prompt_k, prompt_v), (own_k, own_v) = prompt_kv, own_kv
+        prompts, length = prompt_k.shape[0], prompt_k.shape[2]
+        grouped = q.reshape(count, self.kv_heads, groups, d)
+
+        def slotted(per_row: np.ndarray) -> np.ndarray:
+            """``[N, kv, G, X]`` into ``[P, kv, slots * G, X]`` (empty slots zero)."""
+            padded = np.zeros((prompts, rows.width, *per_row.shape[1:]), dtype=per_row.dtype)
+            padded[rows.owner, rows.slot] = per_row
+            padded = padded.transpose(0, 2, 1, 3, 4)
+            return padded.reshape(prompts, self.kv_heads, rows.width * groups, -1)
+
+        def unslotted(per_slot: np.ndarray) -> np.ndarray:
+            shaped = per_slot.reshape(prompts, self.kv_heads, rows.width, groups, -1)
+            return shaped[rows.owner, :, rows.slot]
+
+        scores = np.concatenate(
+            [
+                unslotted(slotted(grouped) @ prompt_k.swapaxes(-1, -2)),
+                (grouped[:, :, :, None] @ own_k[:, :, None].swapaxes(-1, -2))[:, :, :, 0],
+            ],
+            axis=-1,
+        )
+        scores *= np.float32(d**-0.5)
+        scores[..., :length] += rows.padding[:, None, None, :]
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        out = unslotted(slotted(scores[..., :length]) @ prompt_v)
+        out += (scores[:, :, :, None, length:] @ own_v[:, :, None])[:, :, :, 0]
+        return out.reshape(count, 1, self.heads * d) @ layer["o_proj"].T
+
+
+@dataclass(frozen=True)
+class PromptCache:
+    """A prefill's keys and values (per layer ``[P, kv heads, T, d]``) and ``padding``
+    ``[P, T]`` (0 at real tokens, -inf at padding): shared by every decode row of a prompt."""
+
+    layers: list[tuple[np.ndarray, np.ndarray]]
+    padding: np.ndarray
+
+    def take(self, prompts: np.ndarray) -> PromptCache:
+        return PromptCache(
+            [(k[prompts], v[prompts]) for k, v in self.layers], self.padding[prompts]
+        )
+
+
+@dataclass(frozen=True)
+class DecodeState:
+    """Per decode row: the prompt it continues (``owner``), the position of its next token, and
+    the keys and values of the tokens it added (per layer ``[N, kv heads, t, d]``)."""
+
+    owner: np.ndarray
+    positions: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]
+
+    def select(self, rows: np.ndarray) -> DecodeState:
+        """The state of ``rows`` (repeated to fork a row, left out to drop it)."""
+        return DecodeState(
+            self.owner[rows], self.positions[rows], [(k[rows], v[rows]) for k, v in self.layers]
+        )
+
+
+@dataclass(frozen=True)
+class _PromptRows:
+    """Where each decode row's query goes among its prompt's: prompt, slot, slots per prompt,
+    and the padding of its prompt."""
+
+    owner: np.ndarray
+    slot: np.ndarray
+    width: int
+    padding: np.ndarray
 
 
 class NumpySession:
-    """A KV-cache decode session over :class:`Qwen3Numpy` (``prefill`` / ``step`` / ``select``)."""
+    """A decode session over :class:`Qwen3Numpy` (``prefill`` / ``step`` / ``select``): the
+    prompts' keys and values are computed once and shared by all rows forked from a prompt."""
 
-    cache: list[tuple[np.ndarray, np.ndarray]]
-    """Per-layer keys and values, made by :meth:`prefill`."""
+    prompt: PromptCache
+    state: DecodeState
 
     def __init__(self, model: Qwen3Numpy) -> None:
         self.model = model
-        self.valid = np.zeros((0, 0), dtype=bool)
-        self.positions = np.zeros(0, dtype=np.int64)
 
     def prefill(self, prompts: list[list[int]]) -> np.ndarray:
         width = max(len(prompt) for prompt in prompts)
         ids = np.full((len(prompts), width), PAD_ID, dtype=np.int64)
-        self.valid = np.zeros((len(prompts), width), dtype=bool)
+        valid = np.zeros((len(prompts), width), dtype=bool)
         for row, prompt in enumerate(prompts):
             ids[row, width - len(prompt) :] = prompt
-            self.valid[row, width - len(prompt) :] = True
-        positions = np.maximum(np.cumsum(self.valid, axis=1) - 1, 0)
-        self.positions = positions[:, -1] + 1
-        logits, self.cache = self.model.forward(ids, positions, self.valid, None)
+            valid[row, width - len(prompt) :] = True
+        positions = np.maximum(np.cumsum(valid, axis=1) - 1, 0)
+        logits, self.prompt = self.model.prefill(ids, positions, valid)
+        kv_shape = (len(prompts), self.model.kv_heads, 0, self.model.head_dim)
+        empty = [(np.zeros(kv_shape, np.float32),) * 2 for _ in self.model.layers]
+        self.state = DecodeState(np.arange(len(prompts)), positions[:, -1] + 1, empty)
         return logits
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
-        self.valid = np.concatenate([self.valid, np.ones((len(tokens), 1), dtype=bool)], axis=1)
-        logits, self.cache = self.model.forward(
-            np.asarray(tokens).reshape(-1, 1), self.positions[:, None], self.valid, self.cache
-        )
-        self.positions = self.positions + 1
+        logits, self.state = self.model.decode(tokens, self.prompt, self.state)
         return logits
 
     def select(self, rows: np.ndarray) -> None:
-        self.cache = [(k[rows], v[rows]) for k, v in self.cache]
-        self.valid, self.positions = self.valid[rows], self.positions[rows]
+        self.state = self.state.select(rows)
+        live = np.unique(self.state.owner)
+        if 2 * len(live) <= len(self.prompt.padding):  # most prompts done: stop reading them
+            self.prompt = self.prompt.take(live)
+            self.state = replace(self.state, owner=np.searchsorted(live, self.state.owner))
 
 
 class NumpyEngine:

@@ -132,22 +132,37 @@ def _templates() -> tuple[Template, ...]:
 TEMPLATES = _templates()
 
 
+def _determinant(matrix: list[list[int]]) -> int:
+    """Exact determinant of a square integer matrix (Bareiss's fraction-free elimination: every
+    division is exact, so it stays in integers, far faster than rationals)."""
+    m = [list(row) for row in matrix]
+    size, sign, previous = len(m), 1, 1
+    for k in range(size - 1):
+        if m[k][k] == 0:
+            swap = next((r for r in range(k + 1, size) if m[r][k] != 0), None)
+            if swap is None:
+                return 0
+            m[k], m[swap] = m[swap], m[k]
+            sign = -sign
+        for i in range(k + 1, size):
+            for j in range(k + 1, size):
+                m[i][j] = (m[i][j] * m[k][k] - m[i][k] * m[k][j]) // previous
+        previous = m[k][k]
+    return sign * m[-1][-1] if size else 1
+
+
 def _solve(rows: list[list[int]], rhs: list[int]) -> list[Fraction] | None:
-    """Exact solution of a small square system (Gauss-Jordan over the rationals), or None."""
-    size = len(rows)
-    matrix = [[Fraction(v) for v in row] + [Fraction(r)] for row, r in zip(rows, rhs)]
-    for column in range(size):
-        pivot = next((r for r in range(column, size) if matrix[r][column] != 0), None)
-        if pivot is None:
-            return None
-        matrix[column], matrix[pivot] = matrix[pivot], matrix[column]
-        lead = matrix[column][column]
-        matrix[column] = [v / lead for v in matrix[column]]
-        for r in range(size):
-            if r != column and matrix[r][column] != 0:
-                factor = matrix[r][column]
-                matrix[r] = [v - factor * p for v, p in zip(matrix[r], matrix[column])]
-    return [matrix[r][size] for r in range(size)]
+    """Exact solution of a small square system (Cramer's rule over integer determinants), or None
+    when it is singular."""
+    determinant = _determinant(rows)
+    if determinant == 0:
+        return None
+    return [
+        Fraction(
+            _determinant([[*row[:j], r, *row[j + 1 :]] for row, r in zip(rows, rhs)]), determinant
+        )
+        for j in range(len(rows))
+    ]
 
 
 def _text(template: Template, coefficients: Sequence[Fraction]) -> str:
@@ -183,22 +198,27 @@ def _fit(template: Template, terms: Sequence[int], n_terms: int, start: int) -> 
     if coefficient_bits > MAX_COEFFICIENT_BITS * unknowns:
         return None
 
-    def step(history: Sequence[int], n: int) -> Fraction | None:
+    # integer arithmetic: every coefficient times the common denominator
+    scale = math.lcm(*(c.denominator for c in coefficients))
+    scaled = [c.numerator * (scale // c.denominator) for c in coefficients]
+
+    def scaled_step(history: Sequence[int], n: int) -> int | None:
+        """``scale`` times the rule's next term after ``history``."""
         base = known(history, n)
         values = all_defined([f.value(history, n) for f in template.fitted])
         if base is None or values is None:
             return None
-        return base + sum((c * v for c, v in zip(coefficients, values)), Fraction(0))
+        return scale * base + sum(c * v for c, v in zip(scaled, values))
 
     for i in range(seeds + unknowns, size):
-        if step(terms[:i], i + start) != terms[i]:
+        if scaled_step(terms[:i], i + start) != scale * terms[i]:
             return None
     history = list(terms)
     for _ in range(n_terms):
-        value = step(history, len(history) + start)
-        if value is None or value.denominator != 1:
+        value = scaled_step(history, len(history) + start)
+        if value is None or value % scale:
             return None
-        history.append(int(value))
+        history.append(value // scale)
     bits = (
         choice_bits(len(TEMPLATES))
         + coefficient_bits
