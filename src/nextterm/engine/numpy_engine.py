@@ -45,6 +45,8 @@ _STOPS = list(STOP_IDS)
 ATTENTION_CHUNK = 1 << 18
 """Attention scores (floats) computed at once: rows of a batch go through attention in groups of
 about this many, which stay in the CPU's cache."""
+QUERY_BLOCK = 64
+"""Prompt tokens whose attention is computed together (each block over the keys up to its last)."""
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -209,20 +211,24 @@ class Qwen3Numpy:
         rows, _, length, d = q.shape
         grouped = q.reshape(rows, self.kv_heads, self.heads // self.kv_heads, length, d)
         keys_t, values = k[:, :, None].swapaxes(-1, -2), v[:, :, None]
-        scale = np.float32(d**-0.5)
+        scale, later = np.float32(d**-0.5), k.shape[2] - length  # keys past the first query
         out = np.empty_like(grouped)
-        # A few rows at a time, in place: a prefill's scores of every row at once are hundreds
-        # of megabytes, whose passes (max, exp, sum, divide) ran at memory speed.
+        # A few rows and queries at a time, in place: a prefill's scores of every row at once
+        # are hundreds of megabytes, whose passes (max, exp, sum, divide) ran at memory speed;
+        # and a block of queries needs no key after its last one (causal).
         step = max(1, ATTENTION_CHUNK // (self.heads * length * k.shape[2]))
         for start in range(0, rows, step):
             part = slice(start, start + step)
-            scores = grouped[part] @ keys_t[part]
-            scores *= scale
-            scores += bias[part]
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            np.matmul(scores, values[part], out=out[part])
+            for first in range(0, length, QUERY_BLOCK):
+                block = slice(first, min(first + QUERY_BLOCK, length))
+                seen = block.stop + later
+                scores = grouped[part, :, :, block] @ keys_t[part, ..., :seen]
+                scores *= scale
+                scores += bias[part, ..., block, :seen]
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                out[part, :, :, block] = scores @ values[part, :, :, :seen]
         out = out.reshape(rows, self.heads, length, d).transpose(0, 2, 1, 3)
         return out.reshape(rows, length, self.heads * d) @ layer["o_proj"].T
 
