@@ -3,9 +3,9 @@
     python benchmarks/bench_batch.py [--items runs/data/heldout.jsonl] [--side-by-side 50] [--total 2048]
 
 Takes a seeded sample of the data build's held-out prompts, runs the first ``--side-by-side`` of
-them once per process (start-up and model load each time) and in one ``--file`` call, compares the
-answers, then times one ``--file`` call on all ``--total`` prompts (the default ``--jobs``: one
-worker process per core). The default predictor (hybrid with the shipped model and its ranker)
+them once per process (start-up and model load each time; two passes, the faster counted) and in
+one ``--file`` call, compares the answers, then times one ``--file`` call on all ``--total``
+prompts (the default ``--jobs``: one worker process per core). The default predictor (hybrid with the shipped model and its ranker)
 runs in both; ``--no-lookup`` by default, so that no lookup index is loaded per call
 (``--lookup-index FILE`` uses one). Writes ``benchmarks/results/batch.{json,md}``.
 """
@@ -28,6 +28,8 @@ from nextterm.batch import default_jobs
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 COMMAND = [sys.executable, "-m", "nextterm.cli", "predict"]
+PASSES = 2
+"""Passes over the side-by-side sequences one process each; the faster is reported."""
 
 
 def _sample(path: Path, count: int) -> list[list[int]]:
@@ -44,6 +46,15 @@ def _text(terms: list[int]) -> str:
 
 def _first_value(line: str) -> str:
     return line.split()[0].rstrip(",") if line.strip() else ""
+
+
+def _single_calls(prompts: list[list[int]], options: list[str]) -> tuple[float, list[str]]:
+    answers, start = [], time.perf_counter()
+    for terms in prompts:
+        done = subprocess.run([*COMMAND, *options, _text(terms)], capture_output=True, text=True)
+        lines = done.stdout.splitlines()
+        answers.append(_first_value(lines[0]) if done.returncode == 0 and lines else "")
+    return time.perf_counter() - start, answers
 
 
 def _file_call(prompts: list[list[int]], options: list[str]) -> tuple[float, list[str]]:
@@ -73,12 +84,9 @@ def main() -> int:
     prompts = _sample(args.items, args.total)
     few = prompts[: args.side_by_side]
 
-    single_answers, start = [], time.perf_counter()
-    for terms in few:
-        done = subprocess.run([*COMMAND, *options, _text(terms)], capture_output=True, text=True)
-        lines = done.stdout.splitlines()
-        single_answers.append(_first_value(lines[0]) if done.returncode == 0 and lines else "")
-    single_seconds = time.perf_counter() - start
+    # two passes, the faster one counted: it favours the one-process-per-sequence side
+    passes = [_single_calls(few, options) for _ in range(PASSES)]
+    single_seconds, single_answers = min(passes, key=lambda found: found[0])
     few_seconds, few_answers = _file_call(few, options)
     per_single = single_seconds / len(few)
     result = {
@@ -90,6 +98,7 @@ def main() -> int:
         ),
         "options": options,
         "side_by_side": len(few),
+        "single_passes_s": [round(seconds, 1) for seconds, _ in passes],
         "jobs_side_by_side": default_jobs(len(few)),
         "single_seconds": single_seconds,
         "single_per_sequence_s": per_single,
@@ -116,7 +125,8 @@ def _write(r: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "batch.json").write_text(json.dumps(r, indent=2) + "\n")
     rows = [
-        f"| one `nextterm predict TERMS` process each | {r['side_by_side']} | "
+        f"| one `nextterm predict TERMS` process each (faster of {len(r['single_passes_s'])} "
+        f"passes: {' / '.join(f'{p:.1f} s' for p in r['single_passes_s'])}) | {r['side_by_side']} | "
         f"{r['single_seconds']:.1f} s | {1000 * r['single_per_sequence_s']:.0f} ms | "
         f"{1 / r['single_per_sequence_s']:.2f} |",
         f"| one `nextterm predict --file` call | {r['side_by_side']} | "
