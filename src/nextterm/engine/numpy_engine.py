@@ -43,8 +43,8 @@ from nextterm.tokenizer import PAD_ID, SEP_ID, STOP_IDS, VOCAB_SIZE
 
 _STOPS = list(STOP_IDS)
 ATTENTION_CHUNK = 1 << 18
-"""Attention scores (floats) computed at once: rows of a batch go through attention in groups of
-about this many, which stay in the CPU's cache."""
+"""Attention scores (floats) of a prefill computed at once, about: rows of a batch go through
+attention in groups whose scores stay in the CPU's cache."""
 QUERY_BLOCK = 64
 """Prompt tokens whose attention is computed together (each block over the keys up to its last)."""
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -211,7 +211,8 @@ class Qwen3Numpy:
         rows, _, length, d = q.shape
         grouped = q.reshape(rows, self.kv_heads, self.heads // self.kv_heads, length, d)
         keys_t, values = k[:, :, None].swapaxes(-1, -2), v[:, :, None]
-        scale, later = np.float32(d**-0.5), k.shape[2] - length  # keys past the first query
+        scale = np.float32(d**-0.5)
+        offset = k.shape[2] - length  # the queries are the last `length` of the keys' positions
         out = np.empty_like(grouped)
         # A few rows and queries at a time, in place: a prefill's scores of every row at once
         # are hundreds of megabytes, whose passes (max, exp, sum, divide) ran at memory speed;
@@ -221,7 +222,7 @@ class Qwen3Numpy:
             part = slice(start, start + step)
             for first in range(0, length, QUERY_BLOCK):
                 block = slice(first, min(first + QUERY_BLOCK, length))
-                seen = block.stop + later
+                seen = block.stop + offset
                 scores = grouped[part, :, :, block] @ keys_t[part, ..., :seen]
                 scores *= scale
                 scores += bias[part, ..., block, :seen]

@@ -77,8 +77,8 @@ def _affine_fits(
     size = len(terms)
     table = primitive.table(shift + size + n_terms)
     if size >= 3:  # every fit puts the points (g, a) on one line: test the first three first
-        g = table[shift : shift + 3]
-        if None in g or (terms[1] - terms[0]) * (g[2] - g[0]) != (terms[2] - terms[0]) * (
+        g = all_defined(table[shift : shift + 3])
+        if g is None or (terms[1] - terms[0]) * (g[2] - g[0]) != (terms[2] - terms[0]) * (
             g[1] - g[0]
         ):
             return
