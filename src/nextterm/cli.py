@@ -145,7 +145,8 @@ def _predict_file(args: argparse.Namespace, load: dict, predictor, items) -> int
         else:
             print(text_line(candidates, lambda c: describe_candidate(c, None, args.n)), flush=True)
 
-    # An accelerator batches by itself: worker processes would each hold a copy of the model.
+    # The predictor loaded here checks the options before any worker starts (workers load their
+    # own). An accelerator batches by itself: worker processes would each hold a copy of the model.
     jobs = args.jobs or (default_jobs(len(items)) if args.device in (None, "cpu") else 1)
     progress = sys.stderr is not None and sys.stderr.isatty()
     unanswered = run_batch(items, recipe, write, predictor=predictor, jobs=jobs, progress=progress)

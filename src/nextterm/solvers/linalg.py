@@ -10,6 +10,7 @@ recurrence over Q from below.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from math import gcd
 
 import flint
@@ -47,6 +48,19 @@ def nullspace(rows: Sequence[Sequence[int]]) -> list[list[int]]:
     basis, nullity = matrix.nullspace()
     ncols = matrix.ncols()
     return [primitive([int(basis[i, j]) for i in range(ncols)]) for j in range(nullity)]
+
+
+def solve(rows: Sequence[Sequence[int]], rhs: Sequence[int]) -> list[Fraction] | None:
+    """The exact solution over Q of a square integer system ``rows @ x = rhs``, or None when it
+    is singular."""
+    size = len(rows)
+    try:
+        solution = flint.fmpq_mat(flint.fmpz_mat([[int(v) for v in row] for row in rows])).solve(
+            flint.fmpq_mat(size, 1, [int(r) for r in rhs])
+        )
+    except ZeroDivisionError:  # flint's word for a singular matrix
+        return None
+    return [Fraction(int(value.p), int(value.q)) for value in solution.entries()]
 
 
 def linear_complexity_mod_p(terms: Sequence[int]) -> tuple[int, list[int]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from nextterm.solvers.formula import FIRST_INDEX, initial_terms, offset_note
+from nextterm.solvers.linalg import solve
 from nextterm.solvers.rules.description import Fit, choice_bits, int_bits, rational_bits
 from nextterm.solvers.rules.primitives import all_defined, digit_sum
 from nextterm.solvers.rules.writing import linear_text
@@ -132,39 +133,6 @@ def _templates() -> tuple[Template, ...]:
 TEMPLATES = _templates()
 
 
-def _determinant(matrix: list[list[int]]) -> int:
-    """Exact determinant of a square integer matrix (Bareiss's fraction-free elimination: every
-    division is exact, so it stays in integers, far faster than rationals)."""
-    m = [list(row) for row in matrix]
-    size, sign, previous = len(m), 1, 1
-    for k in range(size - 1):
-        if m[k][k] == 0:
-            swap = next((r for r in range(k + 1, size) if m[r][k] != 0), None)
-            if swap is None:
-                return 0
-            m[k], m[swap] = m[swap], m[k]
-            sign = -sign
-        for i in range(k + 1, size):
-            for j in range(k + 1, size):
-                m[i][j] = (m[i][j] * m[k][k] - m[i][k] * m[k][j]) // previous
-        previous = m[k][k]
-    return sign * m[-1][-1] if size else 1
-
-
-def _solve(rows: list[list[int]], rhs: list[int]) -> list[Fraction] | None:
-    """Exact solution of a small square system (Cramer's rule over integer determinants), or None
-    when it is singular."""
-    determinant = _determinant(rows)
-    if determinant == 0:
-        return None
-    return [
-        Fraction(
-            _determinant([[*row[:j], r, *row[j + 1 :]] for row, r in zip(rows, rhs)]), determinant
-        )
-        for j in range(len(rows))
-    ]
-
-
 def _text(template: Template, coefficients: Sequence[Fraction]) -> str:
     parts: list[tuple[Fraction | int, str]] = []
     if template.fixed is not None:
@@ -191,7 +159,7 @@ def _fit(template: Template, terms: Sequence[int], n_terms: int, start: int) -> 
             return None
         rows.append(row)
         rhs.append(terms[i] - fixed_part)
-    coefficients = _solve(rows, rhs)
+    coefficients = solve(rows, rhs)
     if coefficients is None or any(c == 0 or c.denominator > MAX_DENOMINATOR for c in coefficients):
         return None
     coefficient_bits = sum(rational_bits(c) for c in coefficients)
